@@ -5,26 +5,38 @@ Reproduces Baptista, Dasgupta, Kovachki, Oberai, Stuart, arXiv:2501.15785.
     from memreg import EmpiricalScore, sample_ode
     score = EmpiricalScore(train, c=0.0)
     x = sample_ode(score, n=2000, seed=0)
+
+Names are imported lazily (PEP 562), so that ``import memreg.plots`` or
+``memreg.data`` does not pay for importing torch.
 """
 
-from .data import authors_points, gaussian_samples, point_set, square_boundary_starts
-from .process import PROCESSES, Process, make_process
-from .sampling import Trajectory, sample_ode, sample_sde, time_grid
-from .score import EmpiricalScore, conditional_score
+from importlib import import_module
 
-__all__ = [
-    "EmpiricalScore",
-    "PROCESSES",
-    "Process",
-    "Trajectory",
-    "authors_points",
-    "conditional_score",
-    "gaussian_samples",
-    "make_process",
-    "point_set",
-    "sample_ode",
-    "sample_sde",
-    "square_boundary_starts",
-    "time_grid",
-]
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "EmpiricalScore": "score",
+    "conditional_score": "score",
+    "PROCESSES": "process",
+    "Process": "process",
+    "make_process": "process",
+    "Trajectory": "sampling",
+    "sample_ode": "sampling",
+    "sample_sde": "sampling",
+    "time_grid": "sampling",
+    "authors_points": "data",
+    "gaussian_samples": "data",
+    "point_set": "data",
+    "square_boundary_starts": "data",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module 'memreg' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), *__all__])

@@ -143,3 +143,27 @@ def _clip(poly: np.ndarray, normal: np.ndarray, offset: float) -> np.ndarray:
         if (vp < 0 < vq) or (vq < 0 < vp):
             out.append(p + (q - p) * (vp / (vp - vq)))
     return np.array(out).reshape(-1, 2)
+
+
+def memorization_summary(
+    samples: np.ndarray,
+    train: np.ndarray,
+    delta: float,
+    ratio: float = 1.0 / 3.0,
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> dict[str, float]:
+    """The memorization columns of a results table for one set of samples:
+    n_samples, delta, fraction_matched (d1 < delta) with its bootstrap 95% interval
+    (ci_low, ci_high), fraction_ratio_criterion (d1 / d2 < ratio), median_nearest_distance."""
+    d1, d2, _ = nearest_distances(samples, train)
+    fraction, low, high = bootstrap_fraction(d1 < delta, n_boot=n_boot, seed=seed)
+    return {
+        "n_samples": len(samples),
+        "delta": float(delta),
+        "fraction_matched": fraction,
+        "ci_low": low,
+        "ci_high": high,
+        "fraction_ratio_criterion": float(np.mean(d1 < ratio * d2)),
+        "median_nearest_distance": float(np.median(d1)),
+    }

@@ -1,0 +1,30 @@
+# memreg: reproduce arXiv:2501.15785 (Baptista, Dasgupta, Kovachki, Oberai, Stuart).
+#   snakemake --cores N                        every figure and table, paper scale
+#   snakemake --cores N --config preset=smoke  the same rules at smoke scale
+# Rules live in workflow/rules, one file per experiment family; the science lives
+# in the memreg package (src/memreg); scripts in workflow/scripts only adapt.
+
+from pathlib import Path
+
+from snakemake.utils import min_version
+
+min_version("9.20")
+
+
+# The repository's config.yaml, also when run with --directory elsewhere;
+# --configfile FILE and --config KEY=VALUE are merged on top of it.
+configfile: Path(workflow.basedir) / "config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/dynamics.smk"
+include: "workflow/rules/regularization.smk"
+include: "workflow/rules/collect.smk"
+include: "workflow/rules/figures.smk"
+
+
+rule all:
+    input:
+        registered_outputs(),
+    default_target: True

@@ -1,0 +1,219 @@
+"""One function per figure, one shared style. Functions take arrays and tables
+produced by the studies and never recompute science (Voronoi cells are drawn
+from ``metrics.voronoi_polygons``).
+
+Every figure is written twice, ``<stem>.pdf`` (for the paper) and ``<stem>.png``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from .metrics import voronoi_polygons  # noqa: E402
+
+COLUMN_WIDTH = 3.4  # inches, one column of a two-column paper
+PAGE_WIDTH = 7.0
+STYLE = {
+    "font.size": 8,
+    "axes.titlesize": 8,
+    "axes.labelsize": 8,
+    "legend.fontsize": 7,
+    "xtick.labelsize": 7,
+    "ytick.labelsize": 7,
+    "lines.linewidth": 1.0,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "savefig.dpi": 200,
+    "savefig.bbox": "tight",
+    "pdf.fonttype": 42,
+}
+DATA_STYLE = {"color": "black", "marker": "x", "s": 18, "linewidths": 1.0, "zorder": 5}
+PROCESS_LABELS = {"ve_talk": r"VE, $\sigma^2 = t^2$", "ve": r"VE, $g = 10^{2t}$", "vp": "VP"}
+
+
+def figure(n_panels: int = 1, width: float = PAGE_WIDTH, height: float = 2.4):
+    """A row of ``n_panels`` axes in the house style."""
+    plt.rcParams.update(STYLE)
+    fig, axes = plt.subplots(1, n_panels, figsize=(width, height), squeeze=False)
+    return fig, axes[0]
+
+
+def save(fig, path: str | Path) -> None:
+    """Write ``fig`` to <stem>.pdf and <stem>.png, where ``path`` is either file or the stem."""
+    stem = Path(path).with_suffix("")
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    for ext in (".pdf", ".png"):
+        fig.savefig(stem.with_suffix(ext))
+    plt.close(fig)
+
+
+def draw_voronoi(ax, train: np.ndarray, bbox: Sequence[float], points: bool = True) -> None:
+    """Voronoi cells of 2-D ``train`` clipped to bbox, and the points themselves."""
+    for cell in voronoi_polygons(train, tuple(bbox)):
+        if len(cell):
+            closed = np.vstack([cell, cell[:1]])
+            ax.plot(closed[:, 0], closed[:, 1], color="0.6", lw=0.6, zorder=1)
+    if points:
+        ax.scatter(train[:, 0], train[:, 1], **DATA_STYLE)
+    ax.set_xlim(bbox[0], bbox[1])
+    ax.set_ylim(bbox[2], bbox[3])
+    ax.set_aspect("equal")
+
+
+def bbox_around(points: np.ndarray, margin: float = 0.5) -> tuple[float, float, float, float]:
+    lo, hi = points.min(axis=0) - margin, points.max(axis=0) + margin
+    return float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])
+
+
+def data_voronoi(train: np.ndarray, path: str | Path) -> None:
+    """Family A: the training points with their Voronoi tessellation."""
+    fig, (ax,) = figure(1, COLUMN_WIDTH, COLUMN_WIDTH)
+    draw_voronoi(ax, train, bbox_around(train))
+    ax.set_title(f"Training data (N = {len(train)}) and Voronoi cells")
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    save(fig, path)
+
+
+def dynamics(arrays: dict[str, np.ndarray], process: str, path: str | Path) -> None:
+    """Families B/C: trajectories over the Voronoi diagram, w_n(t) of one trajectory,
+    and |x(t) - x*| against t with the 2 sigma(t) reference."""
+    t, x, train = arrays["t"], arrays["x"], arrays["train"]
+    fig, (a0, a1, a2) = figure(3, PAGE_WIDTH, 2.5)
+    draw_voronoi(a0, train, bbox_around(np.vstack([train, x[-1]]), 0.8))
+    for j in range(x.shape[1]):
+        a0.plot(x[:, j, 0], x[:, j, 1], lw=0.6, alpha=0.8)
+    a0.set_title(f"{PROCESS_LABELS.get(process, process)}: {x.shape[1]} trajectories")
+    a0.set_xlabel("$x_1$")
+    a0.set_ylabel("$x_2$")
+    k = int(arrays["weights_trajectory"])
+    weights = arrays["weights"]
+    for n in range(weights.shape[1]):
+        a1.plot(t, weights[:, n], lw=0.8)
+    a1.set_xscale("log")
+    a1.invert_xaxis()
+    a1.set_xlabel("$t$")
+    a1.set_ylabel("$w_n(x(t), t)$")
+    a1.set_title(f"weights along trajectory {k}")
+    for j in range(x.shape[1]):
+        a2.loglog(t, arrays["distance"][:, j], lw=0.5, color="C0", alpha=0.5)
+    a2.loglog(t, 2 * arrays["sigma"], "k--", lw=1.0, label=r"$2\sigma(t)$")
+    a2.invert_xaxis()
+    a2.set_xlabel("$t$")
+    a2.set_ylabel(r"$|x(t) - x^*|$")
+    a2.legend(loc="lower left")
+    a2.set_title(r"distance to the limit $x^*$")
+    fig.tight_layout()
+    save(fig, path)
+
+
+def convergence_s(curves: dict[str, dict[str, np.ndarray]], table: pd.DataFrame, path) -> None:
+    """Family D: |y(s) - x*| against s per process, with a K e^{-s} reference and the median
+    fitted rate."""
+    fig, axes = figure(len(curves), PAGE_WIDTH, 2.4)
+    for ax, (process, arr) in zip(axes, curves.items()):
+        s, dist = arr["s"], arr["distance"]
+        for j in range(dist.shape[1]):
+            ax.semilogy(s, dist[:, j], lw=0.6, alpha=0.8)
+        rows = table[table["process"] == process]
+        w0, w1 = float(rows["fit_s_min"].iloc[0]), float(rows["fit_s_max"].iloc[0])
+        anchor = np.exp(np.median(np.log(dist[np.searchsorted(s, w0)] + 1e-300)) + w0)
+        ax.semilogy(s, anchor * np.exp(-s), "k--", lw=1.0, label=r"$\propto e^{-s}$")
+        ax.axvspan(w0, w1, color="0.9", zorder=0)
+        rate = rows.loc[rows["limit_index"] >= 0, "rate"].median()
+        ax.set_title(f"{PROCESS_LABELS.get(process, process)}\nmedian fitted rate {rate:.3f}")
+        ax.set_xlabel("$s$")
+        ax.set_ylim(max(dist[dist > 0].min(), 1e-16), 10 * dist.max())
+    axes[0].set_ylabel(r"$|y(s) - x^*|$")
+    axes[0].legend(loc="lower left")
+    fig.tight_layout()
+    save(fig, path)
+
+
+def voronoi_boundaries(cases: dict[str, dict], path: str | Path) -> None:
+    """Family E: paths y(s) from starts on a square; starts on a Voronoi face end on it
+    (red), all others at their cell's point (blue)."""
+    fig, axes = figure(len(cases), PAGE_WIDTH * len(cases) / 3, PAGE_WIDTH / 3 + 0.3)
+    for ax, (name, case) in zip(axes, cases.items()):
+        table, y, train = case["table"], case["y"], case["train"]
+        half = float(np.abs(table[["start_x", "start_y"]].to_numpy()).max())
+        draw_voronoi(ax, train, (-half, half, -half, half))
+        face = table["start_on_face"].to_numpy()
+        for j in range(y.shape[1]):
+            ax.plot(y[:, j, 0], y[:, j, 1], lw=0.5, color="C3" if face[j] else "C0", alpha=0.7)
+        ax.scatter(table["start_x"], table["start_y"], s=4, c=np.where(face, "C3", "C0"))
+        ax.scatter(table.loc[face, "limit_x"], table.loc[face, "limit_y"], s=30,
+                   facecolors="none", edgecolors="C3", zorder=6, label="limits of face starts")
+        ax.set_title(f"{name.replace('_', ' ')}: {int(face.sum())}/{len(face)} starts on a face")
+        ax.legend(loc="lower center", fontsize=6)
+    fig.tight_layout()
+    save(fig, path)
+
+
+def sample_panels(panels: list[tuple[str, np.ndarray]], train: np.ndarray, title: str,
+                  path: str | Path, n_cols: int = 5) -> None:
+    """Families F/G: small multiples of samples over the Voronoi diagram, one panel per value."""
+    n_rows = -(-len(panels) // n_cols)
+    plt.rcParams.update(STYLE)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(PAGE_WIDTH, 1.45 * n_rows + 0.3),
+                             squeeze=False)
+    bbox = bbox_around(train, 0.8)
+    for ax, (label, samples) in zip(axes.flat, panels):
+        draw_voronoi(ax, train, bbox)
+        ax.scatter(samples[:, 0], samples[:, 1], s=3, color="C3", alpha=0.7, zorder=4)
+        ax.set_title(label)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    fig.suptitle(title)
+    fig.tight_layout()
+    save(fig, path)
+
+
+def memorization_curve(table: pd.DataFrame, param: str, label: str, path: str | Path) -> None:
+    """Families F/G: fraction of samples matching the data against the regularization
+    parameter (log axis), with bootstrap 95% intervals, and the ratio criterion."""
+    table = table.sort_values(param)
+    fig, (ax,) = figure(1, COLUMN_WIDTH, 2.4)
+    x, frac = table[param].to_numpy(), table["fraction_matched"].to_numpy()
+    err = np.vstack([frac - table["ci_low"], table["ci_high"] - frac])
+    delta = float(table["delta"].iloc[0])
+    ax.errorbar(x, frac, yerr=err, marker="o", ms=3, capsize=2,
+                label=rf"$d_1 < \delta = {delta:g}$ (95% CI)")
+    ax.plot(x, table["fraction_ratio_criterion"], marker="s", ms=3, ls="--",
+            label=r"$d_1 / d_2 < 1/3$ (Gu et al.)")
+    ax.set_xscale("log")
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_xlabel(label)
+    ax.set_ylabel("fraction matching the data")
+    ax.legend(loc="best")
+    n = int(table["n_samples"].iloc[0])
+    ax.set_title(f"{PROCESS_LABELS.get(table['process'].iloc[0], '')}, {n} samples per value")
+    save(fig, path)
+
+
+def score_vs_time(table: pd.DataFrame, path: str | Path) -> None:
+    """Family F': |s_c(x*, t)| against t (log-log) for each c, with the t -> 0 limit
+    |x* - x_i| / c of the regularized scores (dotted)."""
+    fig, (ax,) = figure(1, COLUMN_WIDTH, 2.4)
+    for k, (c, rows) in enumerate(table.groupby("c")):
+        color = f"C{k}"
+        ax.loglog(rows["t"], rows["score_norm"], color=color,
+                  label="$c = 0$" if c == 0 else f"$c = {c:g}$")
+        if c > 0:
+            ax.axhline(float(rows["limit"].iloc[0]), color=color, ls=":", lw=0.8)
+    ax.invert_xaxis()
+    ax.set_xlabel("$t$")
+    ax.set_ylabel(r"$|s_c(x^*, t)|$")
+    ax.set_title(r"score at a fixed $x^*$; dotted: $|x^* - x_i| / c$")
+    ax.legend(loc="upper left")
+    save(fig, path)

@@ -1,0 +1,106 @@
+"""End to end: the Snakemake workflow on the smoke preset, in a temporary directory,
+and the refusal of bad configuration before any job starts."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from memreg import metrics
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = shutil.which("snakemake") or str(Path(sys.executable).parent / "snakemake")
+FIGURES = ["data_voronoi", "ve_dynamics", "vp_dynamics", "convergence_s", "voronoi_boundaries"]
+TABLES = ["results/dynamics/convergence.csv", "results/dynamics/boundaries.csv"]
+
+pytestmark = pytest.mark.workflow
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    cmd = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--cores", "2", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory) -> Path:
+    workdir = tmp_path_factory.mktemp("smoke")
+    snakemake(workdir, "--config", "preset=smoke")
+    return workdir
+
+
+def test_every_figure_and_table_is_built(smoke_run):
+    for name in FIGURES:
+        for ext in ("pdf", "png"):
+            path = smoke_run / "figures" / f"{name}.{ext}"
+            assert path.is_file() and path.stat().st_size > 1000, path
+    for path in TABLES:
+        assert (smoke_run / path).is_file(), path
+
+
+def test_second_run_has_nothing_to_do(smoke_run):
+    out = snakemake(smoke_run, "--config", "preset=smoke", "-n")
+    assert "Nothing to be done" in out.stdout + out.stderr
+
+
+def test_convergence_rate_is_one_for_every_process(smoke_run):
+    table = pd.read_csv(smoke_run / "results/dynamics/convergence.csv")
+    assert set(table["process"]) == {"ve_talk", "ve", "vp"}
+    for process, rows in table.groupby("process"):
+        reached = rows[rows["limit_index"] >= 0]
+        assert len(reached) > 0, process
+        assert 0.95 <= reached["rate"].median() <= 1.05, (process, reached["rate"].tolist())
+
+
+def test_boundary_limits_follow_the_voronoi_rule(smoke_run):
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    table = pd.read_csv(smoke_run / "results/dynamics/boundaries.csv")
+    assert set(table["dataset"]) == {"two_points", "four_points"}
+    for name, rows in table.groupby("dataset"):
+        train = np.asarray(config["data"]["point_sets"][name], dtype=float)
+        starts = rows[["start_x", "start_y"]].to_numpy()
+        limits = rows[["limit_x", "limit_y"]].to_numpy()
+        # The rule, from the geometry of the starts alone: on a face -> mean of the
+        # equidistant points, a boundary limit; otherwise -> the cell's own point.
+        on_face = metrics.voronoi_boundary_distance(starts, train) == 0.0
+        assert on_face.sum() == (2 if name == "two_points" else 4)
+        cell = train[metrics.voronoi_cell(starts, train)]
+        for k in range(len(rows)):
+            if on_face[k]:
+                near = np.isclose(np.linalg.norm(starts[k] - train, axis=1),
+                                  np.linalg.norm(starts[k] - train, axis=1).min())
+                expected, kind = train[near].mean(axis=0), metrics.VORONOI_BOUNDARY
+            else:
+                expected, kind = cell[k], metrics.TRAINING_POINT
+            assert np.linalg.norm(limits[k] - expected) < 1e-6, (name, starts[k], limits[k])
+            assert rows["limit_class"].iloc[k] == kind
+
+
+@pytest.mark.parametrize(
+    "override, key, allowed",
+    [
+        ({"preset": "huge"}, "preset", "paper"),
+        ({"dynamics": {"processes": ["ve", "nope"]}}, "processes", "ve_talk"),
+        ({"convergence": {"n_steps": -5}}, "n_steps", "minimum"),
+        ({"boundaries": {"unknown_key": 1}}, "unknown_key", "Additional properties"),
+        ({"convergence": {"fit_window": [12.0, 6.0]}}, "convergence.fit_window", "low < high"),
+        ({"boundaries": {"datasets": ["missing"]}}, "boundaries.datasets", "two_points"),
+    ],
+)
+def test_bad_config_is_refused_before_any_job(tmp_path, override, key, allowed):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(override))
+    proc = snakemake(tmp_path, "-n", "--configfile", str(bad), check=False)
+    message = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert key in message and allowed in message, message[-2000:]
+    assert not (tmp_path / "results").exists()

@@ -1,0 +1,99 @@
+# Configuration (preset merge + validation, before any job starts) and the
+# registry of figures and tables that `rule all` builds.
+
+import copy
+import re
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+
+def merged(base, override):
+    """``base`` with ``override`` merged in, recursively for nested mappings."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merged(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def refuse(key, value, allowed):
+    raise WorkflowError(f"config key '{key}' = {value!r} is not allowed; allowed: {allowed}")
+
+
+def apply_preset(cfg):
+    name = cfg.get("preset", "paper")
+    presets = cfg.get("presets", {})
+    if name != "paper" and name not in presets:
+        refuse("preset", name, ["paper", *presets])
+    return merged(cfg, presets.get(name, {}))
+
+
+def check_consistency(cfg):
+    """Relations between keys that the JSON schema cannot express."""
+    dyn, conv, bnd = cfg["dynamics"], cfg["convergence"], cfg["boundaries"]
+    if dyn["weights_trajectory"] >= dyn["n_trajectories"]:
+        refuse("dynamics.weights_trajectory", dyn["weights_trajectory"],
+               f"an index below dynamics.n_trajectories = {dyn['n_trajectories']}")
+    lo, hi = conv["fit_window"]
+    if not lo < hi <= conv["s_max"]:
+        refuse("convergence.fit_window", conv["fit_window"],
+               f"[low, high] with low < high <= convergence.s_max = {conv['s_max']}")
+    sets = cfg["data"]["point_sets"]
+    for name in bnd["datasets"]:
+        if name not in sets:
+            refuse("boundaries.datasets", name, f"a key of data.point_sets: {sorted(sets)}")
+        if any(len(p) != 2 for p in sets[name]):
+            refuse(f"data.point_sets.{name}", sets[name], "a list of 2-D points [x, y]")
+
+
+config = apply_preset(config)
+validate(config, "../schemas/config.schema.yaml")
+check_consistency(config)
+
+def process_params(name):
+    """Keyword arguments of memreg.process.make_process for the configured process ``name``."""
+    return {"name": name, **config["processes"][name]}
+
+
+# Every figure and table registers itself here once; `rule all` builds them all.
+REGISTRY = {"figures": [], "tables": []}
+
+
+def figure(name):
+    """Register figure ``name``; return its outputs figures/<name>.pdf and .png."""
+    if name not in REGISTRY["figures"]:
+        REGISTRY["figures"].append(name)
+    return multiext(f"figures/{name}", ".pdf", ".png")
+
+
+def table(path):
+    """Register a results table (a CSV under results/) and return its path."""
+    if path not in REGISTRY["tables"]:
+        REGISTRY["tables"].append(path)
+    return path
+
+
+TABLE_PARTS = {}
+
+
+def concatenated_table(path, parts):
+    """Register table ``path`` as the row-wise concatenation of the CSVs ``parts``
+    (made by rule concat_tables in collect.smk)."""
+    TABLE_PARTS[path] = list(parts)
+    return table(path)
+
+
+def registered_outputs():
+    pdfs = [f"figures/{name}.{ext}" for name in REGISTRY["figures"] for ext in ("pdf", "png")]
+    return pdfs + REGISTRY["tables"]
+
+
+PROCESS_NAMES = ["ve_talk", "ve", "vp"]
+
+
+wildcard_constraints:
+    process="|".join(PROCESS_NAMES),
+    dataset="|".join(config["data"]["point_sets"]),

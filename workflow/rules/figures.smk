@@ -1,0 +1,121 @@
+# Figures: each reads tables/arrays from results/ and draws with memreg.plots.
+
+
+rule fig_data_voronoi:
+    """A: the authors' 20 points and their Voronoi tessellation."""
+    input:
+        "results/data/authors_points.npz",
+    output:
+        figure("data_voronoi"),
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../scripts/fig_data_voronoi.py"
+
+
+for _process in config["dynamics"]["processes"]:
+    figure(f"{_process}_dynamics")
+
+
+rule fig_dynamics:
+    """B (ve), C (vp): trajectories, weights, distance to x* with 2 sigma(t)."""
+    input:
+        "results/dynamics/trajectories_{process}.npz",
+    output:
+        multiext("figures/{process}_dynamics", ".pdf", ".png"),
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../scripts/fig_dynamics.py"
+
+
+rule fig_convergence_s:
+    """D: |y(s) - x*| against s, one panel per process."""
+    input:
+        table="results/dynamics/convergence.csv",
+        curves=expand("results/dynamics/convergence_{process}.npz", process=config["convergence"]["processes"]),
+    output:
+        figure("convergence_s"),
+    params:
+        processes=config["convergence"]["processes"],
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../scripts/fig_convergence_s.py"
+
+
+rule fig_voronoi_boundaries:
+    """E: starts on Voronoi faces end on them; all others at their cell's point."""
+    input:
+        table="results/dynamics/boundaries.csv",
+        paths=expand("results/dynamics/boundaries_{dataset}.npz", dataset=config["boundaries"]["datasets"]),
+    output:
+        figure("voronoi_boundaries"),
+    params:
+        datasets=config["boundaries"]["datasets"],
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../scripts/fig_voronoi_boundaries.py"
+
+
+REG_LABELS = {"tikhonov": ("c", "Tikhonov constant $c$"), "consistency": ("tau", r"threshold $\tau$")}
+
+
+rule fig_regularized_samples:
+    """F, G: samples over the Voronoi diagram, one panel per c (or tau)."""
+    input:
+        lambda w: sweep_files(w.kind, "npz"),
+    output:
+        multiext("figures/{kind}_samples", ".pdf", ".png"),
+    params:
+        values=lambda w: SWEEPS[w.kind][1],
+        symbol=lambda w: SWEEPS[w.kind][0],
+        n_shown=REG["n_shown"],
+    wildcard_constraints:
+        kind="tikhonov|consistency",
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../scripts/fig_regularized_samples.py"
+
+
+rule fig_memorization_curve:
+    """F, G: fraction matching the data against c (or tau)."""
+    input:
+        "results/regularization/{kind}.csv",
+    output:
+        multiext("figures/{kind}_memorization", ".pdf", ".png"),
+    params:
+        param=lambda w: REG_LABELS[w.kind][0],
+        label=lambda w: REG_LABELS[w.kind][1],
+    wildcard_constraints:
+        kind="tikhonov|consistency",
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../scripts/fig_memorization_curve.py"
+
+
+for _kind in SWEEPS:
+    figure(f"{_kind}_samples")
+    figure(f"{_kind}_memorization")
+
+
+rule fig_score_vs_time:
+    """F': |s_c(x*, t)| against t."""
+    input:
+        "results/regularization/score_vs_time.csv",
+    output:
+        figure("score_vs_time"),
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../scripts/fig_score_vs_time.py"

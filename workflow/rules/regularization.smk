@@ -1,0 +1,52 @@
+# Families F, F', G: sampling with closed-form regularized scores.
+# One job per parameter value: the wildcard {value} is repr(float(value)) of an
+# entry of the config list, so a changed value reruns one job.
+
+REG = config["regularization"]
+SWEEPS = {"tikhonov": ("c", REG["tikhonov_c"]), "consistency": ("tau", REG["consistency_tau"])}
+
+
+def sweep_files(kind, ext):
+    return [f"results/regularization/{kind}/{float(v)!r}.{ext}" for v in SWEEPS[kind][1]]
+
+
+rule regularized_sampling:
+    """F (Tikhonov c) and G (consistency tau): samples of one regularized score."""
+    input:
+        "results/data/authors_points.npz",
+    output:
+        row="results/regularization/{kind}/{value}.csv",
+        samples="results/regularization/{kind}/{value}.npz",
+    params:
+        spec=lambda w: {"kind": w.kind, SWEEPS[w.kind][0]: float(w.value)},
+        process=lambda w: process_params(REG["process"]),
+        study={k: REG[k] for k in ("n_samples", "seed", "t_min", "n_steps", "delta", "n_boot")},
+    wildcard_constraints:
+        kind="tikhonov|consistency",
+        value=r"[0-9][0-9.e+-]*",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../scripts/regularized_sampling.py"
+
+
+for _kind in SWEEPS:
+    concatenated_table(f"results/regularization/{_kind}.csv", sweep_files(_kind, "csv"))
+
+
+rule score_vs_time:
+    """F': |s_c(x*, t)| against t for several c."""
+    input:
+        "results/data/authors_points.npz",
+    output:
+        table("results/regularization/score_vs_time.csv"),
+    params:
+        process=process_params(REG["process"]),
+        curves=REG["score_vs_time"],
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../scripts/score_vs_time.py"

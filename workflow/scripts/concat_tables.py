@@ -1,0 +1,8 @@
+"""Snakemake adapter: concatenate the per-part tables of one study."""
+
+import pandas as pd
+
+from memreg.io import save_table
+
+table = pd.concat([pd.read_csv(path) for path in snakemake.input], ignore_index=True)
+save_table(snakemake.output[0], table, {"parts": list(snakemake.input)})

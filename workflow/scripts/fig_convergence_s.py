@@ -1,0 +1,7 @@
+"""Snakemake adapter: figure D."""
+
+from memreg import plots
+from memreg.io import load_arrays, load_table
+
+curves = {p: load_arrays(f)[0] for p, f in zip(snakemake.params.processes, snakemake.input.curves)}
+plots.convergence_s(curves, load_table(snakemake.input.table), snakemake.output[0])

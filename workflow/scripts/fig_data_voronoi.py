@@ -1,0 +1,6 @@
+"""Snakemake adapter: figure A."""
+
+from memreg import plots
+from memreg.io import load_arrays
+
+plots.data_voronoi(load_arrays(snakemake.input[0])[0]["train"], snakemake.output[0])

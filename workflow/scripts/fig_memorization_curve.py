@@ -1,0 +1,7 @@
+"""Snakemake adapter: figures F/G, fraction matching against the parameter."""
+
+from memreg import plots
+from memreg.io import load_table
+
+p = snakemake.params
+plots.memorization_curve(load_table(snakemake.input[0]), p.param, p.label, snakemake.output[0])

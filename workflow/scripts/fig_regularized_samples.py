@@ -1,0 +1,13 @@
+"""Snakemake adapter: figures F/G, sample panels."""
+
+from memreg import plots
+from memreg.io import load_arrays
+
+p, n = snakemake.params, snakemake.params.n_shown
+panels, train = [], None
+for value, path in zip(p.values, snakemake.input):
+    arrays = load_arrays(path)[0]
+    panels.append((f"${p.symbol} = {value:.3g}$".replace("tau", r"\tau"), arrays["samples"][:n]))
+    train = arrays["train"]
+title = f"{n} samples per panel, {snakemake.wildcards.kind} regularization"
+plots.sample_panels(panels, train, title, snakemake.output[0])

@@ -1,0 +1,11 @@
+"""Snakemake adapter: figure E."""
+
+from memreg import plots
+from memreg.io import load_arrays, load_table
+
+table = load_table(snakemake.input.table)
+cases = {}
+for name, path in zip(snakemake.params.datasets, snakemake.input.paths):
+    arrays = load_arrays(path)[0]
+    cases[name] = {"table": table[table["dataset"] == name], "y": arrays["y"], "train": arrays["train"]}
+plots.voronoi_boundaries(cases, snakemake.output[0])

@@ -1,0 +1,13 @@
+"""Snakemake adapter: family F', |s_c(x*, t)| against t."""
+
+import numpy as np
+
+from memreg.io import load_arrays, save_table
+from memreg.process import make_process
+from memreg.regularization import score_norm_curves
+
+cfg, process = dict(snakemake.params.curves), make_process(**snakemake.params.process)
+train = load_arrays(snakemake.input[0])[0]["train"]
+t = np.geomspace(process.T, cfg["t_min"], cfg["n_t"])
+table = score_norm_curves(train, np.asarray(cfg["x_star"]), cfg["c"], process, t)
+save_table(snakemake.output[0], table, {"process": dict(snakemake.params.process), **cfg})
