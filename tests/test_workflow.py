@@ -17,8 +17,20 @@ from memreg import metrics
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = shutil.which("snakemake") or str(Path(sys.executable).parent / "snakemake")
-FIGURES = ["data_voronoi", "ve_dynamics", "vp_dynamics", "convergence_s", "voronoi_boundaries"]
-TABLES = ["results/dynamics/convergence.csv", "results/dynamics/boundaries.csv"]
+FIGURES = [
+    "data_voronoi", "ve_dynamics", "vp_dynamics", "convergence_s", "voronoi_boundaries",
+    "tikhonov_samples", "tikhonov_memorization", "score_vs_time",
+    "consistency_samples", "consistency_memorization",
+]
+TABLES = [
+    "results/dynamics/convergence.csv", "results/dynamics/boundaries.csv",
+    "results/regularization/tikhonov.csv", "results/regularization/consistency.csv",
+    "results/regularization/score_vs_time.csv",
+]
+MEMORIZATION_COLUMNS = [
+    "process", "n_samples", "delta", "fraction_matched", "ci_low", "ci_high",
+    "fraction_ratio_criterion",
+]
 
 pytestmark = pytest.mark.workflow
 
@@ -85,6 +97,35 @@ def test_boundary_limits_follow_the_voronoi_rule(smoke_run):
             assert rows["limit_class"].iloc[k] == kind
 
 
+def test_tikhonov_fraction_falls_with_c(smoke_run):
+    table = pd.read_csv(smoke_run / "results/regularization/tikhonov.csv")
+    assert list(table.columns[:2]) == ["process", "c"]
+    assert set(MEMORIZATION_COLUMNS) <= set(table.columns)
+    table = table.sort_values("c")
+    assert table["c"].min() == 1e-5 and table["c"].max() == 1e-1
+    assert table["fraction_matched"].iloc[0] > 0.9  # c = 1e-5
+    assert table["fraction_matched"].iloc[-1] < 0.05  # c = 1e-1
+    # non-increasing in c within the confidence intervals
+    assert np.all(table["ci_low"].to_numpy()[1:] <= table["ci_high"].to_numpy()[:-1])
+
+
+def test_consistency_fraction_falls_with_tau(smoke_run):
+    table = pd.read_csv(smoke_run / "results/regularization/consistency.csv").sort_values("tau")
+    assert set(MEMORIZATION_COLUMNS) <= set(table.columns)
+    assert np.all(np.diff(table["fraction_matched"].to_numpy()) <= 0)
+    assert np.all(table["ci_low"].to_numpy()[1:] <= table["ci_high"].to_numpy()[:-1])
+
+
+def test_regularized_score_levels_off(smoke_run):
+    table = pd.read_csv(smoke_run / "results/regularization/score_vs_time.csv")
+    for c, rows in table.groupby("c"):
+        last = rows.sort_values("t")["score_norm"].iloc[0]  # smallest t
+        if c > 0:
+            assert last <= rows["bound"].iloc[0] and last == pytest.approx(rows["limit"].iloc[0], rel=1e-3)
+        else:
+            assert last > 1e6
+
+
 @pytest.mark.parametrize(
     "override, key, allowed",
     [
@@ -94,6 +135,10 @@ def test_boundary_limits_follow_the_voronoi_rule(smoke_run):
         ({"boundaries": {"unknown_key": 1}}, "unknown_key", "Additional properties"),
         ({"convergence": {"fit_window": [12.0, 6.0]}}, "convergence.fit_window", "low < high"),
         ({"boundaries": {"datasets": ["missing"]}}, "boundaries.datasets", "two_points"),
+        ({"regularization": {"tikhonov_c": [1e-2, -1e-3]}}, "tikhonov_c", "exclusiveMinimum"),
+        ({"regularization": {"consistency_tau": [-0.1]}}, "consistency_tau", "exclusiveMinimum"),
+        ({"regularization": {"tikhonov_c": []}}, "tikhonov_c", "should be non-empty"),
+        ({"regularization": {"process": "ve_fast"}}, "process", "'ve_talk', 've', 'vp'"),
     ],
 )
 def test_bad_config_is_refused_before_any_job(tmp_path, override, key, allowed):

@@ -217,3 +217,94 @@ def score_vs_time(table: pd.DataFrame, path: str | Path) -> None:
     ax.set_title(r"score at a fixed $x^*$; dotted: $|x^* - x_i| / c$")
     ax.legend(loc="upper left")
     save(fig, path)
+
+
+def _delta_colors(deltas) -> dict[float, str]:
+    return {d: f"C{k}" for k, d in enumerate(sorted(deltas))}
+
+
+def nn_memorization(table: pd.DataFrame, path: str | Path) -> None:
+    """Family H: fraction of samples matching the data against the Tikhonov c of the
+    training loss (final iteration), one curve per delta, with bootstrap 95% intervals."""
+    final = table[table["iteration"] == table["iteration"].max()]
+    c_values = sorted(final["c"].unique())
+    fig, (ax,) = figure(1, COLUMN_WIDTH, 2.4)
+    pos = np.arange(len(c_values))
+    for delta, color in _delta_colors(final["delta"].unique()).items():
+        rows = final[final["delta"] == delta].set_index("c").loc[c_values]
+        frac = rows["fraction_matched"].to_numpy()
+        err = np.vstack([frac - rows["ci_low"], rows["ci_high"] - frac])
+        ax.errorbar(pos, frac, yerr=err, marker="o", ms=3, capsize=2, color=color,
+                    label=rf"$\delta = {delta:g}$")
+    ax.set_xticks(pos, [f"{c:g}" for c in c_values])
+    ax.set_xlabel("Tikhonov constant $c$ of the training loss")
+    ax.set_ylabel("fraction matching the data")
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_title(f"MLP scores after {int(final['iteration'].iloc[0]):,} iterations")
+    ax.legend(loc="best")
+    save(fig, path)
+
+
+def nn_score_vs_time(table: pd.DataFrame, path: str | Path) -> None:
+    """Family H: |learned score| (solid, per c) and |closed-form score| (black dashed)
+    against t at a perturbed training point."""
+    fig, (ax,) = figure(1, COLUMN_WIDTH, 2.4)
+    for k, (c, rows) in enumerate(table.groupby("c")):
+        ax.loglog(rows["t"], rows["learned_norm"], color=f"C{k}", label=f"learned, $c = {c:g}$")
+    first = table[table["model"] == table["model"].min()]
+    ax.loglog(first["t"], first["closed_form_norm"], "k--", label="closed form")
+    ax.invert_xaxis()
+    ax.set_xlabel("$t$")
+    ax.set_ylabel(r"$|s(x^*, t)|$")
+    ax.set_title("score at a perturbed training point")
+    ax.legend(loc="upper left", fontsize=6)
+    save(fig, path)
+
+
+def nn_early_stopping(table: pd.DataFrame, path: str | Path) -> None:
+    """Family I: fraction matching against training iterations, per delta (colour) and
+    parameterization (solid: nonsingular, dashed: singular)."""
+    fig, (ax,) = figure(1, COLUMN_WIDTH, 2.5)
+    styles = {"nonsingular": "-", "singular": "--"}
+    for delta, color in _delta_colors(table["delta"].unique()).items():
+        for param, rows in table[table["delta"] == delta].groupby("parameterization"):
+            rows = rows.sort_values("iteration")
+            ax.plot(rows["iteration"], rows["fraction_matched"], styles.get(param, ":"),
+                    color=color, marker="o", ms=2,
+                    label=rf"$\delta = {delta:g}$, {param}")
+    ax.set_xlabel("training iterations")
+    ax.set_ylabel("fraction matching the data")
+    ax.set_ylim(-0.03, 1.03)
+    ax.legend(loc="best", fontsize=5.5, ncol=2)
+    ax.set_title("early stopping and parameterization")
+    save(fig, path)
+
+
+def nn_width(table: pd.DataFrame, path: str | Path) -> None:
+    """Family J: fraction matching against iterations, one curve per width, one panel per
+    delta; last panel: against the parameter count at the final iteration."""
+    deltas = sorted(table["delta"].unique())
+    fig, axes = figure(len(deltas) + 1, PAGE_WIDTH, 2.2)
+    widths = sorted(table["width"].unique())
+    for ax, delta in zip(axes, deltas):
+        for k, width in enumerate(widths):
+            rows = table[(table["delta"] == delta) & (table["width"] == width)]
+            rows = rows.sort_values("iteration")
+            ax.plot(rows["iteration"], rows["fraction_matched"], marker="o", ms=2,
+                    color=plt.cm.viridis(k / max(len(widths) - 1, 1)), label=f"width {width}")
+        ax.set_title(rf"$\delta = {delta:g}$")
+        ax.set_xlabel("iterations")
+        ax.set_ylim(-0.03, 1.03)
+    axes[0].set_ylabel("fraction matching")
+    axes[0].legend(loc="best", fontsize=5)
+    final = table[table["iteration"] == table["iteration"].max()]
+    for delta, color in _delta_colors(deltas).items():
+        rows = final[final["delta"] == delta].sort_values("n_params")
+        axes[-1].semilogx(rows["n_params"], rows["fraction_matched"], marker="o", ms=3,
+                          color=color, label=rf"$\delta = {delta:g}$")
+    axes[-1].set_xlabel("parameters")
+    axes[-1].set_ylim(-0.03, 1.03)
+    axes[-1].set_title("final iteration")
+    axes[-1].legend(loc="best", fontsize=5)
+    fig.tight_layout()
+    save(fig, path)

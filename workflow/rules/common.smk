@@ -41,6 +41,21 @@ def check_consistency(cfg):
     if not lo < hi <= conv["s_max"]:
         refuse("convergence.fit_window", conv["fit_window"],
                f"[low, high] with low < high <= convergence.s_max = {conv['s_max']}")
+    nn = cfg["neural"]
+    for study in ("tikhonov", "early_stopping", "width"):
+        run = nn[study]
+        if run["snapshot_every"] > run["iterations"]:
+            refuse(f"neural.{study}.snapshot_every", run["snapshot_every"],
+                   f"at most neural.{study}.iterations = {run['iterations']}")
+    if nn["save_every"] % nn["log_every"]:
+        refuse("neural.save_every", nn["save_every"],
+               f"a multiple of neural.log_every = {nn['log_every']}")
+    if nn["score_error"]["t_min"] >= nn["score_error"]["t_max"]:
+        refuse("neural.score_error.t_min", nn["score_error"]["t_min"],
+               f"below neural.score_error.t_max = {nn['score_error']['t_max']}")
+    if nn["tikhonov"]["score_vs_time"]["point"] >= cfg["data"]["authors_points"]["n"]:
+        refuse("neural.tikhonov.score_vs_time.point", nn["tikhonov"]["score_vs_time"]["point"],
+               f"an index below data.authors_points.n = {cfg['data']['authors_points']['n']}")
     sets = cfg["data"]["point_sets"]
     for name in bnd["datasets"]:
         if name not in sets:

@@ -119,3 +119,46 @@ rule fig_score_vs_time:
         runtime=5,
     script:
         "../scripts/fig_score_vs_time.py"
+
+
+rule fig_nn_tikhonov_samples:
+    """H: samples of the MLP scores over the Voronoi diagram, one panel per c."""
+    input:
+        "results/neural/tikhonov/samples.npz",
+    output:
+        figure("nn_tikhonov_samples"),
+    params:
+        c=NN["tikhonov"]["c"],
+        n_shown=REG["n_shown"],
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../scripts/fig_nn_tikhonov_samples.py"
+
+
+NN_FIGURES = {
+    "nn_tikhonov_memorization": ("results/neural/tikhonov.csv", "nn_memorization"),
+    "nn_score_vs_time": ("results/neural/score_vs_time.csv", "nn_score_vs_time"),
+    "nn_early_stopping": ("results/neural/early_stopping.csv", "nn_early_stopping"),
+    "nn_width": ("results/neural/width.csv", "nn_width"),
+}
+for _name in NN_FIGURES:
+    figure(_name)
+
+
+rule fig_nn_table:
+    """H, I, J: figures drawn from one results table each (memreg.plots.<function>)."""
+    input:
+        lambda w: NN_FIGURES[w.name][0],
+    output:
+        multiext("figures/{name}", ".pdf", ".png"),
+    params:
+        function=lambda w: NN_FIGURES[w.name][1],
+    wildcard_constraints:
+        name="|".join(NN_FIGURES),
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../scripts/fig_from_table.py"

@@ -1,0 +1,145 @@
+"""Feed-forward score networks, trained many at a time (PAPER.md families H, I, J).
+
+One network: input [x, e(t)] with the Gaussian-Fourier embedding
+e(t) = [sin(2 pi W t), cos(2 pi W t)], W ~ N(0, I) fixed; three hidden ReLU layers
+of width w; a linear output of dimension d. Two parameterizations of the score:
+
+    nonsingular:  s = net(x, t),           loss |sigma s + eps|^2
+    singular:     s = net(x, t) / sigma,   loss |net(x, t) + eps|^2
+
+with x = alpha x_0 + sigma eps, plus the optional Tikhonov penalty c mean |s|^2.
+
+``MLPGroup`` holds M networks of one shape as stacked tensors (M, fan_in, fan_out)
+and evaluates them with batched matmuls, so dozens of small networks train as
+one computation. Each network draws its initialization, times and noise from its
+own generator, and Adam and the EMA act elementwise, so a network trained in a
+group follows the same path as trained alone (up to float rounding).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from .process import Process
+
+PARAMETERIZATIONS = ("nonsingular", "singular")
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """Shape of every network of a group."""
+
+    dim: int = 2
+    width: int = 256
+    n_hidden: int = 3
+    embedding_dim: int = 8
+
+    def __post_init__(self) -> None:
+        for key in ("dim", "width", "n_hidden"):
+            if getattr(self, key) < 1:
+                raise ValueError(f"architecture {key} must be >= 1, got {getattr(self, key)}")
+        if self.embedding_dim < 2 or self.embedding_dim % 2:
+            raise ValueError(f"embedding_dim must be even and >= 2, got {self.embedding_dim}")
+
+    @property
+    def layer_sizes(self) -> list[tuple[int, int]]:
+        sizes = [self.dim + self.embedding_dim] + [self.width] * self.n_hidden + [self.dim]
+        return list(zip(sizes[:-1], sizes[1:]))
+
+    @property
+    def n_params(self) -> int:
+        """Trainable parameters of one network (weights and biases)."""
+        return sum(i * o + o for i, o in self.layer_sizes)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What distinguishes one network of a group: seed, parameterization, Tikhonov c."""
+
+    seed: int
+    parameterization: str = "nonsingular"
+    c: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.parameterization not in PARAMETERIZATIONS:
+            raise ValueError(f"unknown parameterization {self.parameterization!r}; "
+                             f"allowed: {list(PARAMETERIZATIONS)}")
+        if not self.c >= 0:
+            raise ValueError(f"Tikhonov c must be >= 0, got {self.c}")
+
+
+class MLPGroup(nn.Module):
+    """M score networks of one architecture; forward maps (M, B, d), (M, B) -> (M, B, d)."""
+
+    def __init__(self, arch: Architecture, specs: list[ModelSpec]) -> None:
+        super().__init__()
+        if not specs:
+            raise ValueError("a group needs at least one model")
+        self.arch, self.specs = arch, list(specs)
+        weights, biases, freqs = [], [], []
+        for spec in specs:
+            gen = torch.Generator().manual_seed(spec.seed)
+            freqs.append(torch.randn(arch.embedding_dim // 2, generator=gen))
+            w_m, b_m = [], []
+            for fan_in, fan_out in arch.layer_sizes:  # nn.Linear's default: U(-1/sqrt(fan_in), .)
+                bound = 1.0 / math.sqrt(fan_in)
+                w_m.append((torch.rand(fan_in, fan_out, generator=gen) * 2 - 1) * bound)
+                b_m.append((torch.rand(1, fan_out, generator=gen) * 2 - 1) * bound)
+            weights.append(w_m)
+            biases.append(b_m)
+        n_layers = len(arch.layer_sizes)
+        self.weights = nn.ParameterList(
+            [nn.Parameter(torch.stack([w[k] for w in weights])) for k in range(n_layers)])
+        self.biases = nn.ParameterList(
+            [nn.Parameter(torch.stack([b[k] for b in biases])) for k in range(n_layers)])
+        self.register_buffer("freqs", torch.stack(freqs))  # (M, embedding_dim / 2)
+        self.register_buffer("singular", torch.tensor(
+            [s.parameterization == "singular" for s in specs]))
+        self.register_buffer("c", torch.tensor([s.c for s in specs]))
+
+    @property
+    def n_models(self) -> int:
+        return len(self.specs)
+
+    def embed(self, t: torch.Tensor) -> torch.Tensor:
+        """e(t) = [sin(2 pi W t), cos(2 pi W t)]: (M, B) -> (M, B, embedding_dim)."""
+        angle = 2 * math.pi * t[..., None] * self.freqs[:, None, :]
+        return torch.cat([torch.sin(angle), torch.cos(angle)], dim=-1)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        h = torch.cat([x, self.embed(t)], dim=-1)
+        last = len(self.weights) - 1
+        for k, (w, b) in enumerate(zip(self.weights, self.biases)):
+            h = torch.baddbmm(b, h, w)
+            if k < last:
+                h = torch.relu(h)
+        return h
+
+    def score(self, x: torch.Tensor, t: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        """s = net (nonsingular) or net / sigma (singular); sigma shaped (M, B)."""
+        out = self(x, t)
+        return torch.where(self.singular[:, None, None], out / sigma[..., None], out)
+
+    def architecture_record(self) -> dict[str, Any]:
+        return {"architecture": asdict(self.arch), "specs": [asdict(s) for s in self.specs]}
+
+
+def dsm_loss(group: MLPGroup, process: Process, x0: torch.Tensor, t: torch.Tensor,
+             eps: torch.Tensor) -> torch.Tensor:
+    """Per-model denoising score matching loss, shape (M,):
+
+    mean |sigma s + eps|^2 (nonsingular) or mean |net + eps|^2 (singular),
+    plus c mean |s|^2; x = alpha x0 + sigma eps with t (M, B), eps (M, B, d).
+    """
+    alpha, sigma = process.alpha(t), process.sigma(t)
+    xt = alpha[..., None] * x0 + sigma[..., None] * eps
+    out = group(xt, t)
+    sing = group.singular[:, None, None]
+    s = torch.where(sing, out / sigma[..., None], out)
+    residual = torch.where(sing, out, sigma[..., None] * out) + eps
+    return (residual ** 2).mean(dim=(1, 2)) + group.c * (s ** 2).mean(dim=(1, 2))

@@ -1,0 +1,120 @@
+# Families H, I, J: MLP scores trained by denoising score matching, then sampled.
+# One training job per study: H (all c together), I (both parameterizations
+# together), J (one job per width); the networks of a job train as one batched
+# computation (memreg.mlp.MLPGroup).
+
+NN = config["neural"]
+
+
+def nn_models(study):
+    """The networks of a study: a list of memreg.mlp.ModelSpec keyword dicts."""
+    if study == "tikhonov":
+        return [{"seed": NN["seed"], "parameterization": "nonsingular", "c": float(c)}
+                for c in NN["tikhonov"]["c"]]
+    if study == "early_stopping":
+        return [{"seed": NN["seed"], "parameterization": p, "c": 0.0}
+                for p in NN["early_stopping"]["parameterizations"]]
+    return [{"seed": NN["seed"], "parameterization": "nonsingular", "c": 0.0}]
+
+
+def nn_study(study):
+    """Architecture, training settings and networks of ``study`` (tikhonov,
+    early_stopping or width_<w>), as plain data for the scripts."""
+    run = NN["width"] if study.startswith("width_") else NN[study]
+    width = int(study.split("_")[1]) if study.startswith("width_") else run["width"]
+    every, n = run["snapshot_every"], run["iterations"]
+    return {
+        "architecture": {"dim": 2, "width": width, "n_hidden": NN["n_hidden"],
+                         "embedding_dim": NN["embedding_dim"]},
+        "train": {"iterations": n, "lr": NN["lr"], "ema_decay": NN["ema_decay"],
+                  "t_eps": NN["t_eps"], "save_every": NN["save_every"],
+                  "log_every": NN["log_every"],
+                  "snapshots": sorted({*range(every, n + 1, every), n})},
+        "models": nn_models(study),
+    }
+
+
+def nn_runtime(study):
+    """Minutes for the SLURM profile: measured ~2.5 ms per step for width 256 (five
+    models), scaled by width^2 and padded twice over."""
+    s = nn_study(study)
+    width, n = s["architecture"]["width"], s["train"]["iterations"]
+    ms = 0.5 + 2.0 * len(s["models"]) * (width / 256) ** 2
+    return int(10 + 2 * n * ms / 60000)
+
+
+NN_STUDIES = ["tikhonov", "early_stopping", *[f"width_{w}" for w in NN["width"]["widths"]]]
+
+
+rule train_mlp:
+    """H, I, J: train the networks of one study; resumes from its last checkpoint."""
+    input:
+        "results/data/authors_points.npz",
+    output:
+        model="results/neural/{study}/model.pt",
+        loss="results/neural/{study}/loss.csv",
+    params:
+        study=lambda w: nn_study(w.study),
+        process=process_params(NN["process"]),
+        state_dir="results/neural/{study}",
+    wildcard_constraints:
+        study="|".join(NN_STUDIES),
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=lambda w: nn_runtime(w.study),
+    log:
+        "logs/neural/train_{study}.log",
+    script:
+        "../scripts/train_mlp.py"
+
+
+rule evaluate_mlp:
+    """H, I, J: sample every network at every snapshot; memorization per delta."""
+    input:
+        model="results/neural/{study}/model.pt",
+        data="results/data/authors_points.npz",
+    output:
+        table="results/neural/{study}/evaluation.csv",
+        samples="results/neural/{study}/samples.npz",
+    params:
+        process=process_params(NN["process"]),
+        sampling=NN["sampling"],
+        deltas=NN["deltas"],
+        n_boot=NN["n_boot"],
+        score_error=NN["score_error"],
+    wildcard_constraints:
+        study="|".join(NN_STUDIES),
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    script:
+        "../scripts/evaluate_mlp.py"
+
+
+rule nn_score_vs_time:
+    """H: |learned score| and |closed-form score| against t at a perturbed training point."""
+    input:
+        model="results/neural/tikhonov/model.pt",
+        data="results/data/authors_points.npz",
+    output:
+        table("results/neural/score_vs_time.csv"),
+    params:
+        process=process_params(NN["process"]),
+        curves=NN["tikhonov"]["score_vs_time"],
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../scripts/nn_score_vs_time.py"
+
+
+concatenated_table("results/neural/tikhonov.csv", ["results/neural/tikhonov/evaluation.csv"])
+concatenated_table(
+    "results/neural/early_stopping.csv", ["results/neural/early_stopping/evaluation.csv"]
+)
+concatenated_table(
+    "results/neural/width.csv",
+    [f"results/neural/width_{w}/evaluation.csv" for w in NN["width"]["widths"]],
+)

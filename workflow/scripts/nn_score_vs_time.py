@@ -1,0 +1,15 @@
+"""Snakemake adapter: family H, learned and closed-form score norms against t."""
+
+import numpy as np
+
+from memreg.io import load_arrays, save_table
+from memreg.neural import load_group, score_norms
+from memreg.process import make_process
+
+cfg, process = dict(snakemake.params.curves), make_process(**snakemake.params.process)
+group = load_group(snakemake.input.model)[0]
+train = load_arrays(snakemake.input.data)[0]["train"]
+rng = np.random.default_rng(cfg["seed"])
+x_star = train[cfg["point"]] + cfg["perturbation"] * rng.standard_normal(train.shape[1])
+table = score_norms(group, process, train, x_star, np.geomspace(process.T, cfg["t_min"], cfg["n_t"]))
+save_table(snakemake.output[0], table, {**cfg, "x_star": x_star.tolist()})
