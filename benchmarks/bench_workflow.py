@@ -23,8 +23,18 @@ NOOP_TARGET = 3.0
 
 def timed_run(workdir: Path, preset: str, cores: int) -> float:
     snakemake = shutil.which("snakemake") or str(Path(sys.executable).parent / "snakemake")
-    cmd = [snakemake, "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--cores", str(cores),
-           "--quiet", "--config", f"preset={preset}"]
+    cmd = [
+        snakemake,
+        "-s",
+        str(REPO / "Snakefile"),
+        "-d",
+        str(workdir),
+        "--cores",
+        str(cores),
+        "--quiet",
+        "--config",
+        f"preset={preset}",
+    ]
     start = time.perf_counter()
     subprocess.run(cmd, check=True, capture_output=True)
     return time.perf_counter() - start
@@ -39,8 +49,11 @@ def main() -> int:
         first = timed_run(Path(tmp), args.preset, args.cores)
         noop = timed_run(Path(tmp), args.preset, args.cores)
     target = TARGETS[args.preset]
-    print(f"preset={args.preset} cores={args.cores}: first run {first:.1f} s (target < {target:.0f} s),"
-          f" no-op run {noop:.2f} s (target < {NOOP_TARGET:.0f} s)")
+    print(
+        f"preset={args.preset} cores={args.cores}: "
+        f"first run {first:.1f} s (target < {target:.0f} s),"
+        f" no-op run {noop:.2f} s (target < {NOOP_TARGET:.0f} s)"
+    )
     return 0 if first < target and noop < NOOP_TARGET else 1
 
 

@@ -54,7 +54,9 @@ def test_consistency_score_is_the_empirical_score_times_mass():
     empirical = EmpiricalScore(TRAIN, process="ve")(x, t).numpy()
     tau = 0.5
     consistent = make_score(TRAIN, "consistency", "ve", tau=tau)(x, t).numpy()
-    log_phi = -((x[:, None, :] - TRAIN[None]) ** 2).sum(-1) / (2 * float(make_process("ve").sigma2(t)))
+    log_phi = -((x[:, None, :] - TRAIN[None]) ** 2).sum(-1) / (
+        2 * float(make_process("ve").sigma2(t))
+    )
     mass = np.minimum(1.0, np.exp(logsumexp(log_phi, axis=1)) / tau)
     assert mass[0] == 1.0 and mass[1] < 1e-3
     np.testing.assert_allclose(consistent, mass[:, None] * empirical, rtol=1e-10)
@@ -67,7 +69,8 @@ def test_tweedie_denoiser_matches_the_score():
         t = 0.2
         proc = score.process
         expected = (torch.as_tensor(x) + (float(proc.sigma2(t)) + score.c) * score(x, t)) / float(
-            proc.alpha(t))
+            proc.alpha(t)
+        )
         torch.testing.assert_close(score.denoiser(x, t), expected, rtol=1e-12, atol=1e-12)
 
 
@@ -108,8 +111,9 @@ def test_final_distance_follows_the_locked_contraction(c):
     sqrt((sigma^2(t_end) + c) / (sigma^2(t_lock) + c)), so samples stop ~ sqrt(c) away.
     Integrated with Heun's method in t, which knows nothing of that factor."""
     score = EmpiricalScore(TRAIN, c=c, process="ve")
-    traj = sample_ode(score, n=200, seed=5, t_min=1e-6, n_steps=3000, method="heun",
-                      return_trajectory=True)
+    traj = sample_ode(
+        score, n=200, seed=5, t_min=1e-6, n_steps=3000, method="heun", return_trajectory=True
+    )
     measured = metrics.nearest_distances(traj.final, TRAIN)[0]
     predicted = locked_contraction(score, traj)
     locked = np.isfinite(predicted)
@@ -123,15 +127,23 @@ def test_final_distance_follows_the_locked_contraction(c):
 
 def test_fraction_matched_falls_with_c_and_tau():
     """Smaller scale than the paper (300 samples), same statements."""
-    rows = [sampling_study(TRAIN, {"kind": "tikhonov", "c": c}, "ve", 300, 0, 1e-6, 150, 1e-2,
-                           n_boot=500)[0] for c in (1e-5, 1e-3, 1e-1)]
+    rows = [
+        sampling_study(
+            TRAIN, {"kind": "tikhonov", "c": c}, "ve", 300, 0, 1e-6, 150, 1e-2, n_boot=500
+        )[0]
+        for c in (1e-5, 1e-3, 1e-1)
+    ]
     frac = [r["fraction_matched"] for r in rows]
     assert frac[0] > 0.9 and frac[-1] < 0.05
     for lo, hi in zip(rows[1:], rows[:-1]):  # non-increasing within the intervals
         assert lo["ci_low"] <= hi["ci_high"]
         assert lo["fraction_matched"] <= hi["fraction_matched"] + 1e-12
-    rows = [sampling_study(TRAIN, {"kind": "consistency", "tau": tau}, "ve", 300, 0, 1e-6, 150,
-                           1e-2, n_boot=500)[0] for tau in (1e-2, 1.0, 10.0)]
+    rows = [
+        sampling_study(
+            TRAIN, {"kind": "consistency", "tau": tau}, "ve", 300, 0, 1e-6, 150, 1e-2, n_boot=500
+        )[0]
+        for tau in (1e-2, 1.0, 10.0)
+    ]
     frac = [r["fraction_matched"] for r in rows]
     assert frac[0] > 0.9 and frac[0] >= frac[1] >= frac[2]
     assert frac[2] < 0.1

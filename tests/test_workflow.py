@@ -18,17 +18,31 @@ from memreg import metrics
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = shutil.which("snakemake") or str(Path(sys.executable).parent / "snakemake")
 FIGURES = [
-    "data_voronoi", "ve_dynamics", "vp_dynamics", "convergence_s", "voronoi_boundaries",
-    "tikhonov_samples", "tikhonov_memorization", "score_vs_time",
-    "consistency_samples", "consistency_memorization",
+    "data_voronoi",
+    "ve_dynamics",
+    "vp_dynamics",
+    "convergence_s",
+    "voronoi_boundaries",
+    "tikhonov_samples",
+    "tikhonov_memorization",
+    "score_vs_time",
+    "consistency_samples",
+    "consistency_memorization",
 ]
 TABLES = [
-    "results/dynamics/convergence.csv", "results/dynamics/boundaries.csv",
-    "results/regularization/tikhonov.csv", "results/regularization/consistency.csv",
+    "results/dynamics/convergence.csv",
+    "results/dynamics/boundaries.csv",
+    "results/regularization/tikhonov.csv",
+    "results/regularization/consistency.csv",
     "results/regularization/score_vs_time.csv",
 ]
 MEMORIZATION_COLUMNS = [
-    "process", "n_samples", "delta", "fraction_matched", "ci_low", "ci_high",
+    "process",
+    "n_samples",
+    "delta",
+    "fraction_matched",
+    "ci_low",
+    "ci_high",
     "fraction_ratio_criterion",
 ]
 
@@ -39,7 +53,9 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
     cmd = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--cores", "2", *args]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     if check and proc.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        raise AssertionError(
+            f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
     return proc
 
 
@@ -88,8 +104,10 @@ def test_boundary_limits_follow_the_voronoi_rule(smoke_run):
         cell = train[metrics.voronoi_cell(starts, train)]
         for k in range(len(rows)):
             if on_face[k]:
-                near = np.isclose(np.linalg.norm(starts[k] - train, axis=1),
-                                  np.linalg.norm(starts[k] - train, axis=1).min())
+                near = np.isclose(
+                    np.linalg.norm(starts[k] - train, axis=1),
+                    np.linalg.norm(starts[k] - train, axis=1).min(),
+                )
                 expected, kind = train[near].mean(axis=0), metrics.VORONOI_BOUNDARY
             else:
                 expected, kind = cell[k], metrics.TRAINING_POINT
@@ -121,7 +139,9 @@ def test_regularized_score_levels_off(smoke_run):
     for c, rows in table.groupby("c"):
         last = rows.sort_values("t")["score_norm"].iloc[0]  # smallest t
         if c > 0:
-            assert last <= rows["bound"].iloc[0] and last == pytest.approx(rows["limit"].iloc[0], rel=1e-3)
+            assert last <= rows["bound"].iloc[0] and last == pytest.approx(
+                rows["limit"].iloc[0], rel=1e-3
+            )
         else:
             assert last > 1e6
 

@@ -12,10 +12,11 @@ import json
 import os
 import platform
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -65,12 +66,14 @@ def load_arrays(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[st
     return arrays, meta
 
 
-def save_table(path: str | os.PathLike, table: pd.DataFrame, meta: dict[str, Any] | None = None) -> None:
+def save_table(
+    path: str | os.PathLike, table: pd.DataFrame, meta: dict[str, Any] | None = None
+) -> None:
     """Write ``table`` as CSV and its metadata as ``<path>.meta.json``."""
-    with atomic_path(path) as tmp:
-        table.to_csv(tmp, index=False)
-    with atomic_path(f"{path}.meta.json") as tmp:
-        Path(tmp).write_text(_json(meta or {}))
+    # Both are written to temporary files first; a failure in either renames neither.
+    with atomic_path(f"{path}.meta.json") as tmp_meta, atomic_path(path) as tmp_csv:
+        Path(tmp_meta).write_text(_json(meta or {}))
+        table.to_csv(tmp_csv, index=False)
 
 
 def load_table(path: str | os.PathLike) -> pd.DataFrame:

@@ -12,10 +12,16 @@ VORONOI_BOUNDARY = "voronoi_boundary"
 INTERIOR = "interior"
 
 
+def _rows(a: np.ndarray) -> np.ndarray:
+    """``a`` as a float64 (rows, features) array; a single 1-D point is one row."""
+    a = np.asarray(a, dtype=np.float64)
+    a = a[None] if a.ndim == 1 else a
+    return a.reshape(a.shape[0], int(np.prod(a.shape[1:])))
+
+
 def _sq_dists(x: np.ndarray, train: np.ndarray) -> np.ndarray:
     """|x_b - x_n|^2 for every query b and training point n: shape (B, N)."""
-    x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
-    train = np.asarray(train, dtype=np.float64).reshape(len(train), -1)
+    x, train = _rows(x), _rows(train)
     diff = x[:, None, :] - train[None, :, :]
     return np.einsum("bnd,bnd->bn", diff, diff)
 
@@ -47,7 +53,7 @@ def memorized_by_ratio(x: np.ndarray, train: np.ndarray, ratio: float = 1.0 / 3.
 def bootstrap_fraction(
     indicator: np.ndarray, n_boot: int = 2000, level: float = 0.95, seed: int = 0
 ) -> tuple[float, float, float]:
-    """Fraction of True values with a percentile-bootstrap confidence interval: (frac, low, high)."""
+    """Fraction of True values and its percentile-bootstrap interval: (frac, low, high)."""
     indicator = np.asarray(indicator, dtype=np.float64)
     if indicator.size == 0:
         raise ValueError("cannot take the fraction of an empty sample")
@@ -113,7 +119,9 @@ def fit_rate(s: np.ndarray, distance: np.ndarray, window: tuple[float, float]) -
     return float(-slope)
 
 
-def voronoi_polygons(train: np.ndarray, bbox: tuple[float, float, float, float]) -> list[np.ndarray]:
+def voronoi_polygons(
+    train: np.ndarray, bbox: tuple[float, float, float, float]
+) -> list[np.ndarray]:
     """The Voronoi cells of 2-D ``train`` clipped to bbox = (xmin, xmax, ymin, ymax):
     one (k, 2) polygon per training point, cut by the half-planes
     {x : (x - (x_i + x_j)/2) . (x_j - x_i) <= 0} (Sutherland-Hodgman). Works for any N >= 1."""

@@ -67,8 +67,10 @@ class ModelSpec:
 
     def __post_init__(self) -> None:
         if self.parameterization not in PARAMETERIZATIONS:
-            raise ValueError(f"unknown parameterization {self.parameterization!r}; "
-                             f"allowed: {list(PARAMETERIZATIONS)}")
+            raise ValueError(
+                f"unknown parameterization {self.parameterization!r}; "
+                f"allowed: {list(PARAMETERIZATIONS)}"
+            )
         if not self.c >= 0:
             raise ValueError(f"Tikhonov c must be >= 0, got {self.c}")
 
@@ -94,12 +96,15 @@ class MLPGroup(nn.Module):
             biases.append(b_m)
         n_layers = len(arch.layer_sizes)
         self.weights = nn.ParameterList(
-            [nn.Parameter(torch.stack([w[k] for w in weights])) for k in range(n_layers)])
+            [nn.Parameter(torch.stack([w[k] for w in weights])) for k in range(n_layers)]
+        )
         self.biases = nn.ParameterList(
-            [nn.Parameter(torch.stack([b[k] for b in biases])) for k in range(n_layers)])
+            [nn.Parameter(torch.stack([b[k] for b in biases])) for k in range(n_layers)]
+        )
         self.register_buffer("freqs", torch.stack(freqs))  # (M, embedding_dim / 2)
-        self.register_buffer("singular", torch.tensor(
-            [s.parameterization == "singular" for s in specs]))
+        self.register_buffer(
+            "singular", torch.tensor([s.parameterization == "singular" for s in specs])
+        )
         self.register_buffer("c", torch.tensor([s.c for s in specs]))
 
     @property
@@ -129,8 +134,9 @@ class MLPGroup(nn.Module):
         return {"architecture": asdict(self.arch), "specs": [asdict(s) for s in self.specs]}
 
 
-def dsm_loss(group: MLPGroup, process: Process, x0: torch.Tensor, t: torch.Tensor,
-             eps: torch.Tensor) -> torch.Tensor:
+def dsm_loss(
+    group: MLPGroup, process: Process, x0: torch.Tensor, t: torch.Tensor, eps: torch.Tensor
+) -> torch.Tensor:
     """Per-model denoising score matching loss, shape (M,):
 
     mean |sigma s + eps|^2 (nonsingular) or mean |net + eps|^2 (singular),
@@ -142,4 +148,4 @@ def dsm_loss(group: MLPGroup, process: Process, x0: torch.Tensor, t: torch.Tenso
     sing = group.singular[:, None, None]
     s = torch.where(sing, out / sigma[..., None], out)
     residual = torch.where(sing, out, sigma[..., None] * out) + eps
-    return (residual ** 2).mean(dim=(1, 2)) + group.c * (s ** 2).mean(dim=(1, 2))
+    return (residual**2).mean(dim=(1, 2)) + group.c * (s**2).mean(dim=(1, 2))

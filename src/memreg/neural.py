@@ -44,18 +44,26 @@ class LearnedScore:
         return s.reshape(-1, self.dim).to(torch.as_tensor(x).dtype)
 
 
-def sample_group(group: MLPGroup, process: Process, n: int, seed: int, t_min: float,
-                 n_steps: int) -> np.ndarray:
+def sample_group(
+    group: MLPGroup, process: Process, n: int, seed: int, t_min: float, n_steps: int
+) -> np.ndarray:
     """n probability-flow samples per model, all from the same n starting draws: (M, n, d)."""
     x0 = initial_noise(n, group.arch.dim, seed, process).repeat(group.n_models, 1)
-    x = sample_ode(LearnedScore(group, process), x_init=x0, process=process, t_min=t_min,
-                   n_steps=n_steps)
+    x = sample_ode(
+        LearnedScore(group, process), x_init=x0, process=process, t_min=t_min, n_steps=n_steps
+    )
     return x.reshape(group.n_models, n, group.arch.dim)
 
 
 @torch.no_grad()
-def score_error(group: MLPGroup, process: Process, train: np.ndarray, t_range: tuple[float, float],
-                n_points: int, seed: int) -> np.ndarray:
+def score_error(
+    group: MLPGroup,
+    process: Process,
+    train: np.ndarray,
+    t_range: tuple[float, float],
+    n_points: int,
+    seed: int,
+) -> np.ndarray:
     """Relative L2 error of each model's score against the closed-form score at points
     x_t = alpha x_n + sigma eps of the forward process, t ~ U(t_range): shape (M,)."""
     rng = np.random.default_rng(seed)
@@ -71,9 +79,18 @@ def score_error(group: MLPGroup, process: Process, train: np.ndarray, t_range: t
 
 
 def evaluate_snapshots(
-    group: MLPGroup, snapshots: dict[int, list[torch.Tensor]], process: Process, train: np.ndarray,
-    n_samples: int, seed: int, t_min: float, n_steps: int, deltas: list[float], n_boot: int,
-    error_t_range: tuple[float, float] = (0.1, 1.0), error_points: int = 500,
+    group: MLPGroup,
+    snapshots: dict[int, list[torch.Tensor]],
+    process: Process,
+    train: np.ndarray,
+    n_samples: int,
+    seed: int,
+    t_min: float,
+    n_steps: int,
+    deltas: list[float],
+    n_boot: int,
+    error_t_range: tuple[float, float] = (0.1, 1.0),
+    error_points: int = 500,
 ) -> tuple[pd.DataFrame, dict[int, np.ndarray]]:
     """One row per model, snapshot iteration and delta: the specs, n_params, iteration,
     score_error and ``metrics.memorization_summary``; plus the samples per iteration."""
@@ -86,18 +103,26 @@ def evaluate_snapshots(
         samples[iteration] = x
         for m, spec in enumerate(work.specs):
             for delta in deltas:
-                rows.append({
-                    "model": m, **asdict(spec), "width": work.arch.width,
-                    "n_params": work.arch.n_params, "iteration": iteration,
-                    "score_error": float(errors[m]),
-                    **metrics.memorization_summary(x[m], train, delta, n_boot=n_boot, seed=seed),
-                })
+                rows.append(
+                    {
+                        "model": m,
+                        **asdict(spec),
+                        "width": work.arch.width,
+                        "n_params": work.arch.n_params,
+                        "iteration": iteration,
+                        "score_error": float(errors[m]),
+                        **metrics.memorization_summary(
+                            x[m], train, delta, n_boot=n_boot, seed=seed
+                        ),
+                    }
+                )
     return pd.DataFrame(rows), samples
 
 
 @torch.no_grad()
-def score_norms(group: MLPGroup, process: Process, train: np.ndarray, x_star: np.ndarray,
-                t: np.ndarray) -> pd.DataFrame:
+def score_norms(
+    group: MLPGroup, process: Process, train: np.ndarray, x_star: np.ndarray, t: np.ndarray
+) -> pd.DataFrame:
     """|learned score| of each model and |closed-form score| at x* against t."""
     exact = EmpiricalScore(train, process=process)
     x = torch.as_tensor(x_star, dtype=torch.float32).reshape(1, 1, -1)
@@ -107,18 +132,28 @@ def score_norms(group: MLPGroup, process: Process, train: np.ndarray, x_star: np
         learned = group.score(x.expand(group.n_models, 1, -1), tt, process.sigma(tt))
         closed = float(torch.linalg.norm(exact(np.reshape(x_star, (1, -1)), float(tk))))
         for m, spec in enumerate(group.specs):
-            rows.append({"model": m, "c": spec.c, "parameterization": spec.parameterization,
-                         "t": float(tk), "learned_norm": float(torch.linalg.norm(learned[m])),
-                         "closed_form_norm": closed})
+            rows.append(
+                {
+                    "model": m,
+                    "c": spec.c,
+                    "parameterization": spec.parameterization,
+                    "t": float(tk),
+                    "learned_norm": float(torch.linalg.norm(learned[m])),
+                    "closed_form_norm": closed,
+                }
+            )
     return pd.DataFrame(rows)
 
 
 def save_group(path: str | Path, result: TrainResult) -> None:
     """Write a trained group: architecture, specs, final EMA weights, snapshots, losses."""
-    record = {**result.group.architecture_record(), "final": result.group.state_dict(),
-              "snapshots": {str(k): v for k, v in result.snapshots.items()},
-              "loss_steps": torch.as_tensor(result.loss_steps),
-              "losses": torch.as_tensor(result.losses)}
+    record = {
+        **result.group.architecture_record(),
+        "final": result.group.state_dict(),
+        "snapshots": {str(k): v for k, v in result.snapshots.items()},
+        "loss_steps": torch.as_tensor(result.loss_steps),
+        "losses": torch.as_tensor(result.losses),
+    }
     with atomic_path(path) as tmp:
         torch.save(record, tmp)
 
@@ -129,8 +164,11 @@ def load_group(path: str | Path, expect: Architecture | None = None):
     record = torch.load(path, map_location="cpu", weights_only=True)
     arch = Architecture(**record["architecture"])
     if expect is not None and arch != expect:
-        diffs = [f"{k}: file has {v!r}, expected {getattr(expect, k)!r}"
-                 for k, v in asdict(arch).items() if getattr(expect, k) != v]
+        diffs = [
+            f"{k}: file has {v!r}, expected {getattr(expect, k)!r}"
+            for k, v in asdict(arch).items()
+            if getattr(expect, k) != v
+        ]
         raise ValueError(f"{path} holds a different architecture: " + "; ".join(diffs))
     group = MLPGroup(arch, [ModelSpec(**s) for s in record["specs"]])
     group.load_state_dict(record["final"])

@@ -7,8 +7,8 @@ Every figure is written twice, ``<stem>.pdf`` (for the paper) and ``<stem>.png``
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import matplotlib
 
@@ -150,21 +150,34 @@ def voronoi_boundaries(cases: dict[str, dict], path: str | Path) -> None:
         for j in range(y.shape[1]):
             ax.plot(y[:, j, 0], y[:, j, 1], lw=0.5, color="C3" if face[j] else "C0", alpha=0.7)
         ax.scatter(table["start_x"], table["start_y"], s=4, c=np.where(face, "C3", "C0"))
-        ax.scatter(table.loc[face, "limit_x"], table.loc[face, "limit_y"], s=30,
-                   facecolors="none", edgecolors="C3", zorder=6, label="limits of face starts")
+        ax.scatter(
+            table.loc[face, "limit_x"],
+            table.loc[face, "limit_y"],
+            s=30,
+            facecolors="none",
+            edgecolors="C3",
+            zorder=6,
+            label="limits of face starts",
+        )
         ax.set_title(f"{name.replace('_', ' ')}: {int(face.sum())}/{len(face)} starts on a face")
         ax.legend(loc="lower center", fontsize=6)
     fig.tight_layout()
     save(fig, path)
 
 
-def sample_panels(panels: list[tuple[str, np.ndarray]], train: np.ndarray, title: str,
-                  path: str | Path, n_cols: int = 5) -> None:
+def sample_panels(
+    panels: list[tuple[str, np.ndarray]],
+    train: np.ndarray,
+    title: str,
+    path: str | Path,
+    n_cols: int = 5,
+) -> None:
     """Families F/G: small multiples of samples over the Voronoi diagram, one panel per value."""
     n_rows = -(-len(panels) // n_cols)
     plt.rcParams.update(STYLE)
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(PAGE_WIDTH, 1.45 * n_rows + 0.3),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        n_rows, n_cols, figsize=(PAGE_WIDTH, 1.45 * n_rows + 0.3), squeeze=False
+    )
     bbox = bbox_around(train, 0.8)
     for ax, (label, samples) in zip(axes.flat, panels):
         draw_voronoi(ax, train, bbox)
@@ -172,7 +185,7 @@ def sample_panels(panels: list[tuple[str, np.ndarray]], train: np.ndarray, title
         ax.set_title(label)
         ax.set_xticks([])
         ax.set_yticks([])
-    for ax in list(axes.flat)[len(panels):]:
+    for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")
     fig.suptitle(title)
     fig.tight_layout()
@@ -187,10 +200,23 @@ def memorization_curve(table: pd.DataFrame, param: str, label: str, path: str | 
     x, frac = table[param].to_numpy(), table["fraction_matched"].to_numpy()
     err = np.vstack([frac - table["ci_low"], table["ci_high"] - frac])
     delta = float(table["delta"].iloc[0])
-    ax.errorbar(x, frac, yerr=err, marker="o", ms=3, capsize=2,
-                label=rf"$d_1 < \delta = {delta:g}$ (95% CI)")
-    ax.plot(x, table["fraction_ratio_criterion"], marker="s", ms=3, ls="--",
-            label=r"$d_1 / d_2 < 1/3$ (Gu et al.)")
+    ax.errorbar(
+        x,
+        frac,
+        yerr=err,
+        marker="o",
+        ms=3,
+        capsize=2,
+        label=rf"$d_1 < \delta = {delta:g}$ (95% CI)",
+    )
+    ax.plot(
+        x,
+        table["fraction_ratio_criterion"],
+        marker="s",
+        ms=3,
+        ls="--",
+        label=r"$d_1 / d_2 < 1/3$ (Gu et al.)",
+    )
     ax.set_xscale("log")
     ax.set_ylim(-0.03, 1.03)
     ax.set_xlabel(label)
@@ -207,8 +233,12 @@ def score_vs_time(table: pd.DataFrame, path: str | Path) -> None:
     fig, (ax,) = figure(1, COLUMN_WIDTH, 2.4)
     for k, (c, rows) in enumerate(table.groupby("c")):
         color = f"C{k}"
-        ax.loglog(rows["t"], rows["score_norm"], color=color,
-                  label="$c = 0$" if c == 0 else f"$c = {c:g}$")
+        ax.loglog(
+            rows["t"],
+            rows["score_norm"],
+            color=color,
+            label="$c = 0$" if c == 0 else f"$c = {c:g}$",
+        )
         if c > 0:
             ax.axhline(float(rows["limit"].iloc[0]), color=color, ls=":", lw=0.8)
     ax.invert_xaxis()
@@ -234,8 +264,16 @@ def nn_memorization(table: pd.DataFrame, path: str | Path) -> None:
         rows = final[final["delta"] == delta].set_index("c").loc[c_values]
         frac = rows["fraction_matched"].to_numpy()
         err = np.vstack([frac - rows["ci_low"], rows["ci_high"] - frac])
-        ax.errorbar(pos, frac, yerr=err, marker="o", ms=3, capsize=2, color=color,
-                    label=rf"$\delta = {delta:g}$")
+        ax.errorbar(
+            pos,
+            frac,
+            yerr=err,
+            marker="o",
+            ms=3,
+            capsize=2,
+            color=color,
+            label=rf"$\delta = {delta:g}$",
+        )
     ax.set_xticks(pos, [f"{c:g}" for c in c_values])
     ax.set_xlabel("Tikhonov constant $c$ of the training loss")
     ax.set_ylabel("fraction matching the data")
@@ -269,9 +307,15 @@ def nn_early_stopping(table: pd.DataFrame, path: str | Path) -> None:
     for delta, color in _delta_colors(table["delta"].unique()).items():
         for param, rows in table[table["delta"] == delta].groupby("parameterization"):
             rows = rows.sort_values("iteration")
-            ax.plot(rows["iteration"], rows["fraction_matched"], styles.get(param, ":"),
-                    color=color, marker="o", ms=2,
-                    label=rf"$\delta = {delta:g}$, {param}")
+            ax.plot(
+                rows["iteration"],
+                rows["fraction_matched"],
+                styles.get(param, ":"),
+                color=color,
+                marker="o",
+                ms=2,
+                label=rf"$\delta = {delta:g}$, {param}",
+            )
     ax.set_xlabel("training iterations")
     ax.set_ylabel("fraction matching the data")
     ax.set_ylim(-0.03, 1.03)
@@ -290,8 +334,14 @@ def nn_width(table: pd.DataFrame, path: str | Path) -> None:
         for k, width in enumerate(widths):
             rows = table[(table["delta"] == delta) & (table["width"] == width)]
             rows = rows.sort_values("iteration")
-            ax.plot(rows["iteration"], rows["fraction_matched"], marker="o", ms=2,
-                    color=plt.cm.viridis(k / max(len(widths) - 1, 1)), label=f"width {width}")
+            ax.plot(
+                rows["iteration"],
+                rows["fraction_matched"],
+                marker="o",
+                ms=2,
+                color=plt.cm.viridis(k / max(len(widths) - 1, 1)),
+                label=f"width {width}",
+            )
         ax.set_title(rf"$\delta = {delta:g}$")
         ax.set_xlabel("iterations")
         ax.set_ylim(-0.03, 1.03)
@@ -300,8 +350,14 @@ def nn_width(table: pd.DataFrame, path: str | Path) -> None:
     final = table[table["iteration"] == table["iteration"].max()]
     for delta, color in _delta_colors(deltas).items():
         rows = final[final["delta"] == delta].sort_values("n_params")
-        axes[-1].semilogx(rows["n_params"], rows["fraction_matched"], marker="o", ms=3,
-                          color=color, label=rf"$\delta = {delta:g}$")
+        axes[-1].semilogx(
+            rows["n_params"],
+            rows["fraction_matched"],
+            marker="o",
+            ms=3,
+            color=color,
+            label=rf"$\delta = {delta:g}$",
+        )
     axes[-1].set_xlabel("parameters")
     axes[-1].set_ylim(-0.03, 1.03)
     axes[-1].set_title("final iteration")

@@ -39,18 +39,23 @@ def sampling_study(
     distance (NaN where it never locked).
     """
     score = make_score(train, process=process, **score_spec)
-    traj = sample_ode(score, n=n_samples, seed=seed, t_min=t_min, n_steps=n_steps,
-                      return_trajectory=True)
+    traj = sample_ode(
+        score, n=n_samples, seed=seed, t_min=t_min, n_steps=n_steps, return_trajectory=True
+    )
     samples = traj.final
     params = {k: float(v) for k, v in score_spec.items() if k != "kind"}
-    row = {"process": score.process.name, **params,
-           **metrics.memorization_summary(samples, train, delta, n_boot=n_boot, seed=seed)}
+    row = {
+        "process": score.process.name,
+        **params,
+        **metrics.memorization_summary(samples, train, delta, n_boot=n_boot, seed=seed),
+    }
     predicted = locked_contraction(score, traj)
     if score.c > 0:
         d1 = metrics.nearest_distances(samples, train)[0]
         row["median_distance_over_sqrt_c"] = float(np.median(d1) / np.sqrt(score.c))
         row["predicted_median_distance_over_sqrt_c"] = float(
-            np.nanmedian(predicted) / np.sqrt(score.c))
+            np.nanmedian(predicted) / np.sqrt(score.c)
+        )
     return row, samples, predicted
 
 
@@ -65,8 +70,12 @@ def locked_contraction(score: EmpiricalScore, traj: Trajectory, tol: float = 1e-
     """
     proc, train = score.process, score.train.cpu().numpy()
     x = torch.as_tensor(traj.x)
-    wmax = np.stack([score.weights(x[k], float(tk)).max(dim=1).values.cpu().numpy()
-                     for k, tk in enumerate(traj.t)])
+    wmax = np.stack(
+        [
+            score.weights(x[k], float(tk)).max(dim=1).values.cpu().numpy()
+            for k, tk in enumerate(traj.t)
+        ]
+    )
     locked = np.flip(np.cumprod(np.flip(wmax > 1.0 - tol, axis=0), axis=0), axis=0).astype(bool)
     k_lock = np.argmax(locked, axis=0)
     ever = locked[-1]
@@ -79,7 +88,10 @@ def locked_contraction(score: EmpiricalScore, traj: Trajectory, tol: float = 1e-
 
 
 def score_norm_curves(
-    train: np.ndarray, x_star: np.ndarray, c_values: list[float], process: str | Process,
+    train: np.ndarray,
+    x_star: np.ndarray,
+    c_values: list[float],
+    process: str | Process,
     t: np.ndarray,
 ) -> pd.DataFrame:
     """|s_c(x*, t)| on the grid t for each c, with the t -> 0 limit |x* - x_i| / c (x_i the
@@ -90,9 +102,15 @@ def score_norm_curves(
     for c in c_values:
         score = EmpiricalScore(train, c=c, process=process)
         norms = [float(torch.linalg.norm(score(x_star, float(tk)))) for tk in t]
-        rows.append(pd.DataFrame({
-            "c": float(c), "t": t, "score_norm": norms,
-            "limit": dist.min() / c if c > 0 else np.inf,
-            "bound": dist.max() / c if c > 0 else np.inf,
-        }))
+        rows.append(
+            pd.DataFrame(
+                {
+                    "c": float(c),
+                    "t": t,
+                    "score_norm": norms,
+                    "limit": dist.min() / c if c > 0 else np.inf,
+                    "bound": dist.max() / c if c > 0 else np.inf,
+                }
+            )
+        )
     return pd.concat(rows, ignore_index=True)

@@ -22,8 +22,9 @@ reverse SDE  dx = [f x - g2 s] dt + sqrt(g2) dw  by Euler-Maruyama.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -77,6 +78,14 @@ def time_grid(
     return t
 
 
+def check_grid(t_grid: Any) -> np.ndarray:
+    """A user's time grid as float64, refused unless positive and strictly decreasing."""
+    t = np.asarray(t_grid, dtype=np.float64)
+    if t.ndim != 1 or len(t) < 2 or not np.all(t > 0) or not np.all(np.diff(t) < 0):
+        raise ValueError("t_grid must be a 1-D array of >= 2 positive, strictly decreasing times")
+    return t
+
+
 def _process_of(score: Score, process: str | Process | None) -> Process:
     if process is not None:
         return make_process(process)
@@ -94,7 +103,7 @@ def denoise(score: Score, x: torch.Tensor, t: float, process: Process) -> torch.
 
 
 def lambda_integral(process: Process, c: float, s0: float, s1: float) -> float:
-    """Lambda = int_{s0}^{s1} sigma_hat^2 / (sigma_hat^2 + c / alpha^2) ds (Gauss-Legendre, 8 nodes)."""
+    """Lambda = int_{s0}^{s1} sigma_hat^2 / (sigma_hat^2 + c / alpha^2) ds, by Gauss-Legendre."""
     if c == 0.0:
         return s1 - s0
     s = 0.5 * (s0 + s1) + 0.5 * (s1 - s0) * _GL_NODES
@@ -172,9 +181,10 @@ def sample_ode(
     """
     proc = _process_of(score, process)
     device = _default_device(score, device)
-    t = np.asarray(t_grid, dtype=np.float64) if t_grid is not None else (
-        time_grid(proc, n_steps, t_min, t_max, spacing)
-    )
+    if t_grid is not None:
+        t = check_grid(t_grid)
+    else:
+        t = time_grid(proc, n_steps, t_min, t_max, spacing)
     x = _start(score, n, seed, x_init, proc, dim, device, dtype)
     if method == "exponential":
         if order not in (1, 2):

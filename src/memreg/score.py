@@ -20,7 +20,8 @@ D = (x + (sigma^2 + c) s) / alpha from it.
 
 Numerics: float64; squared distances from direct differences x - alpha x_n
 (no |x|^2 + |y|^2 - 2xy expansion); the weighted sum over training points is an
-online log-sum-exp over chunks, so memory is O(B * chunk * d) for any N.
+online log-sum-exp over chunks, so the score and the denoiser need O(B * chunk * d)
+memory for any N.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ import torch
 
 from .process import Process, make_process
 
-DEFAULT_CHUNK_BYTES = 64 * 2**20
+# Bytes of one (B, chunk, d) difference tensor; a few MiB avoid page faults of large temporaries.
+DEFAULT_CHUNK_BYTES = 4 * 2**20
 
 
 def as_time(t: Any, x: torch.Tensor) -> torch.Tensor:
@@ -98,7 +100,10 @@ class EmpiricalScore:
         return -(diff * diff).sum(-1) / (2.0 * sigma2)
 
     def weights(self, x: Any, t: Any) -> torch.Tensor:
-        """The (B, N) weights phi_n / sum_k phi_k, summing to 1 per row."""
+        """The (B, N) weights phi_n / sum_k phi_k, summing to 1 per row.
+
+        A diagnostic for small N: unlike the score and the denoiser it is not chunked,
+        so it holds a (B, N, d) array."""
         x, alpha, sigma2 = self._prepare(x, t)
         return torch.softmax(self._logits(x, alpha, sigma2, self.train), dim=1)
 
@@ -148,8 +153,9 @@ class EmpiricalScore:
 SCORE_KINDS = {"empirical": (), "tikhonov": ("c",), "consistency": ("tau",)}
 
 
-def make_score(train: Any, kind: str = "empirical", process: str | Process = "ve_talk",
-               **params: Any) -> EmpiricalScore:
+def make_score(
+    train: Any, kind: str = "empirical", process: str | Process = "ve_talk", **params: Any
+) -> EmpiricalScore:
     """A closed-form score named by kind and parameters, as config writes it:
     ``{kind: empirical}``, ``{kind: tikhonov, c: 1e-3}``, ``{kind: consistency, tau: 0.1}``."""
     if kind not in SCORE_KINDS:
@@ -158,8 +164,10 @@ def make_score(train: Any, kind: str = "empirical", process: str | Process = "ve
     extra = sorted(set(params) - set(allowed))
     missing = sorted(set(allowed) - set(params))
     if extra or missing:
-        raise ValueError(f"score kind {kind!r} takes parameters {list(allowed)}; "
-                         f"got unexpected {extra} / missing {missing}")
+        raise ValueError(
+            f"score kind {kind!r} takes parameters {list(allowed)}; "
+            f"got unexpected {extra} / missing {missing}"
+        )
     return EmpiricalScore(train, process=process, **{k: float(v) for k, v in params.items()})
 
 

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from .io import atomic_path
-from .mlp import Architecture, MLPGroup, ModelSpec, dsm_loss
+from .mlp import MLPGroup, ModelSpec, dsm_loss
 from .process import Process
 
 
@@ -47,8 +47,10 @@ class TrainConfig:
         if not 0 <= self.ema_decay < 1:
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.save_every < 1 or self.log_every < 1 or self.save_every % self.log_every:
-            raise ValueError(f"save_every ({self.save_every}) must be a positive multiple of "
-                             f"log_every ({self.log_every})")
+            raise ValueError(
+                f"save_every ({self.save_every}) must be a positive multiple of "
+                f"log_every ({self.log_every})"
+            )
         bad = [k for k in self.snapshots if not 1 <= k <= self.iterations]
         if bad:
             raise ValueError(f"snapshots {bad} lie outside 1..iterations = {self.iterations}")
@@ -79,11 +81,15 @@ def fingerprint(group: MLPGroup, process: Process, cfg: TrainConfig) -> dict[str
 
 
 def check_fingerprint(saved: dict[str, Any], expected: dict[str, Any], path: Path) -> None:
-    diffs = [f"{k}: checkpoint has {saved.get(k)!r}, this run has {v!r}"
-             for k, v in expected.items() if saved.get(k) != v]
+    diffs = [
+        f"{k}: checkpoint has {saved.get(k)!r}, this run has {v!r}"
+        for k, v in expected.items()
+        if saved.get(k) != v
+    ]
     if diffs:
-        raise ValueError(f"checkpoint {path} is from a different configuration; "
-                         + "; ".join(diffs))
+        raise ValueError(
+            f"checkpoint {path} is from a different configuration; " + "; ".join(diffs)
+        )
 
 
 def load_state(path: str | Path) -> dict[str, Any]:
@@ -91,8 +97,10 @@ def load_state(path: str | Path) -> dict[str, Any]:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - any unpickling failure means a bad file
-        raise ValueError(f"checkpoint {path} cannot be read ({err}); it is kept as it is: "
-                         "delete it to train from scratch") from err
+        raise ValueError(
+            f"checkpoint {path} cannot be read ({err}); it is kept as it is: "
+            "delete it to train from scratch"
+        ) from err
 
 
 def _params(group: MLPGroup) -> list[torch.Tensor]:
@@ -107,13 +115,14 @@ def train(
     state_path: str | Path | None = None,
     progress: bool = False,
 ) -> TrainResult:
-    """Train every network of ``group`` on ``data`` (N, d); resume from ``state_path`` if it exists."""
+    """Train every network of ``group`` on ``data`` (N, d); resume from ``state_path``
+    when it exists."""
     x0 = torch.as_tensor(data, dtype=torch.float32)
     n, d = x0.shape
     if d != group.arch.dim:
         raise ValueError(f"data dimension {d} differs from the architecture's dim {group.arch.dim}")
     params = _params(group)
-    opt = torch.optim.Adam(params, lr=cfg.lr)
+    opt = torch.optim.Adam(params, lr=cfg.lr, fused=True)
     ema = [p.detach().clone() for p in params]
     gens = [model_generator(s) for s in group.specs]
     step, loss_steps, losses, snapshots = 0, [], [], {}
@@ -133,10 +142,17 @@ def train(
     def save() -> None:
         if path is None:
             return
-        state = {"fingerprint": expected, "group": group.state_dict(), "optimizer": opt.state_dict(),
-                 "ema": ema, "generators": [g.get_state() for g in gens], "step": step,
-                 "loss_steps": loss_steps, "losses": losses,
-                 "snapshots": {str(k): v for k, v in snapshots.items()}}
+        state = {
+            "fingerprint": expected,
+            "group": group.state_dict(),
+            "optimizer": opt.state_dict(),
+            "ema": ema,
+            "generators": [g.get_state() for g in gens],
+            "step": step,
+            "loss_steps": loss_steps,
+            "losses": losses,
+            "snapshots": {str(k): v for k, v in snapshots.items()},
+        }
         with atomic_path(path) as tmp:
             torch.save(state, tmp)
 

@@ -7,5 +7,9 @@ table = load_table(snakemake.input.table)
 cases = {}
 for name, path in zip(snakemake.params.datasets, snakemake.input.paths):
     arrays = load_arrays(path)[0]
-    cases[name] = {"table": table[table["dataset"] == name], "y": arrays["y"], "train": arrays["train"]}
+    cases[name] = {
+        "table": table[table["dataset"] == name],
+        "y": arrays["y"],
+        "train": arrays["train"],
+    }
 plots.voronoi_boundaries(cases, snakemake.output[0])

@@ -1,0 +1,62 @@
+"""Training sets and start points."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from memreg.data import authors_points, gaussian_samples, point_set, square_boundary_starts
+
+
+def test_authors_points_are_the_authors_data():
+    x = authors_points()
+    np.testing.assert_array_equal(x, np.random.RandomState(1).randn(20, 2))
+    assert x.shape == (20, 2) and x.dtype == np.float64
+    np.testing.assert_array_equal(
+        authors_points(5, 3, seed=2), np.random.RandomState(2).randn(5, 3)
+    )
+
+
+def test_gaussian_samples():
+    a = gaussian_samples(500, 3, seed=4, scale=2.0)
+    assert a.shape == (500, 3) and a.dtype == np.float64
+    np.testing.assert_array_equal(a, gaussian_samples(500, 3, seed=4, scale=2.0))
+    assert not np.array_equal(a, gaussian_samples(500, 3, seed=5, scale=2.0))
+    np.testing.assert_allclose(a, 2.0 * gaussian_samples(500, 3, seed=4))
+    assert a.std() == pytest.approx(2.0, rel=0.1)
+    for n, d in [(0, 2), (3, 0), (-1, 2)]:
+        with pytest.raises(ValueError):
+            gaussian_samples(n, d, seed=0)
+
+
+def test_point_set():
+    p = point_set([[1, 0], [-1, 0]])
+    assert p.dtype == np.float64 and p.shape == (2, 2)
+    np.testing.assert_array_equal(p, [[1.0, 0.0], [-1.0, 0.0]])
+    for bad in [[], [1.0, 2.0], [[[1.0]]]]:
+        with pytest.raises(ValueError):
+            point_set(bad)
+    with pytest.raises(ValueError):
+        point_set([[1.0, 2.0], [3.0]])  # ragged
+
+
+def test_square_boundary_starts():
+    h = 2.1
+    x = square_boundary_starts(h, 21)
+    assert x.shape == (80, 2)
+    # On the boundary of the square: max(|x|, |y|) = h exactly.
+    np.testing.assert_array_equal(np.abs(x).max(axis=1), h)
+    assert len(np.unique(x, axis=0)) == 80
+    rows = {tuple(r) for r in x.tolist()}
+    for p in [(0.0, h), (0.0, -h), (h, 0.0), (-h, 0.0), (h, h), (h, -h), (-h, h), (-h, -h)]:
+        assert p in rows, p
+    # 21 equispaced points per side, corners shared: spacing 2h / 20 on each side.
+    for side in [x[:, 1] == -h, x[:, 1] == h]:
+        xs = np.sort(x[side, 0])
+        assert len(xs) == 21
+        np.testing.assert_allclose(np.diff(xs), 2 * h / 20, rtol=1e-12)
+    # The diagonals are hit exactly too (for the 4-point set's Voronoi faces).
+    assert np.sum(np.abs(x[:, 0]) == np.abs(x[:, 1])) == 4
+    assert square_boundary_starts(1.0, 2).shape == (4, 2)
+    with pytest.raises(ValueError):
+        square_boundary_starts(1.0, 1)

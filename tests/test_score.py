@@ -1,0 +1,314 @@
+"""The closed-form empirical score against independent numpy references: the gradient of
+the log-density of the Gaussian mixture, naive direct-difference formulas, the small-t
+limit, chunking, the Tikhonov bound, the conditional score and input validation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from scipy.special import logsumexp, softmax
+
+from memreg.data import authors_points
+from memreg.process import make_process
+from memreg.score import EmpiricalScore, conditional_score
+
+NAMES = ["ve_talk", "ve", "vp"]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def single_thread():
+    """Many tiny torch calls (e.g. 500 chunks of one point): keep them off the intra-op pool,
+    whose spin-waiting makes each call cost milliseconds on a busy machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(params=NAMES)
+def name(request):
+    return request.param
+
+
+def coeffs(proc, t):
+    """alpha(t), sigma^2(t) as floats, evaluated the way the score evaluates them (torch)."""
+    tt = torch.tensor(t, dtype=torch.float64)
+    return float(proc.alpha(tt)), float(proc.sigma2(tt))
+
+
+def naive_weights(x, train, alpha, sigma2):
+    """w_n = softmax(-|x - alpha x_n|^2 / (2 sigma^2)) from direct differences (numpy)."""
+    diff = x[:, None, :] - alpha * train[None, :, :]
+    return softmax(-np.sum(diff**2, axis=-1) / (2.0 * sigma2), axis=1)
+
+
+def log_mixture(x, train, alpha, sigma2):
+    """log p(x, t) for p = (1/N) sum_n N(x; alpha x_n, sigma^2 I), one point x."""
+    d = train.shape[1]
+    sq = np.sum((x[None, :] - alpha * train) ** 2, axis=1)
+    return (
+        logsumexp(-sq / (2.0 * sigma2))
+        - np.log(len(train))
+        - 0.5 * d * np.log(2.0 * np.pi * sigma2)
+    )
+
+
+def test_score_is_gradient_of_log_mixture_density(name):
+    proc = make_process(name)
+    rng = np.random.default_rng(0)
+    train = rng.standard_normal((7, 3))
+    score = EmpiricalScore(train, process=proc)
+    x = 1.5 * rng.standard_normal((4, 3))
+    for t in [0.25, 0.5, 1.0]:
+        alpha, sigma2 = coeffs(proc, t)
+        got = score(x, t).numpy()
+        h = 1e-5
+        fd = np.zeros_like(x)
+        for b in range(len(x)):
+            for k in range(3):
+                e = np.zeros(3)
+                e[k] = h
+                up = log_mixture(x[b] + e, train, alpha, sigma2)
+                down = log_mixture(x[b] - e, train, alpha, sigma2)
+                fd[b, k] = (up - down) / (2 * h)
+        scale = np.abs(fd).max()
+        np.testing.assert_allclose(got, fd, rtol=0, atol=1e-7 * scale, err_msg=f"{name} t={t}")
+
+
+@pytest.mark.parametrize("c", [1e-3, 1e-2, 0.5])
+def test_tikhonov_score_naive_formula(name, c):
+    proc = make_process(name)
+    rng = np.random.default_rng(1)
+    train = rng.standard_normal((9, 2))
+    x = 2.0 * rng.standard_normal((6, 2))
+    score = EmpiricalScore(train, c=c, process=proc)
+    for t in [1e-4, 0.05, 0.4, 1.0]:
+        alpha, sigma2 = coeffs(proc, t)
+        w = score.weights(x, t).numpy()
+        # From the library's weights, by a direct loop ...
+        expected = np.zeros_like(x)
+        for b in range(len(x)):
+            mean = sum(w[b, n] * train[n] for n in range(len(train)))
+            expected[b] = (alpha * mean - x[b]) / (sigma2 + c)
+        np.testing.assert_allclose(score(x, t).numpy(), expected, rtol=1e-12, atol=1e-12)
+        # ... and with weights computed independently.
+        w_ref = naive_weights(x, train, alpha, sigma2)
+        np.testing.assert_allclose(w, w_ref, rtol=1e-10, atol=1e-13)
+        ref = (alpha * w_ref @ train - x) / (sigma2 + c)
+        np.testing.assert_allclose(score(x, t).numpy(), ref, rtol=1e-10, atol=1e-10)
+
+
+def test_per_row_times(name):
+    proc = make_process(name)
+    rng = np.random.default_rng(2)
+    train = rng.standard_normal((5, 2))
+    score = EmpiricalScore(train, c=1e-3, process=proc)
+    x = rng.standard_normal((4, 2))
+    t = np.array([1e-3, 0.1, 0.5, 1.0])
+    batched = score(x, torch.tensor(t)).numpy()
+    rows = np.concatenate([score(x[b : b + 1], float(t[b])).numpy() for b in range(4)])
+    np.testing.assert_allclose(batched, rows, rtol=1e-14, atol=0)
+    w = score.weights(x, torch.tensor(t)).numpy()
+    for b in range(4):
+        alpha, sigma2 = coeffs(proc, float(t[b]))
+        np.testing.assert_allclose(
+            w[b], naive_weights(x[b : b + 1], train, alpha, sigma2)[0], rtol=1e-10, atol=1e-14
+        )
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e3])
+@pytest.mark.parametrize("t", [1e-8, 1e-4, 1.0])
+def test_weights_are_a_probability_vector(name, scale, t):
+    train = scale * authors_points()
+    rng = np.random.default_rng(3)
+    x = np.concatenate([train[:3], scale * 2.0 * rng.standard_normal((5, 2))])
+    score = EmpiricalScore(train, process=name)
+    w = score.weights(x, t).numpy()
+    assert w.shape == (8, 20)
+    assert np.all(np.isfinite(w)) and np.all(w >= 0)
+    np.testing.assert_allclose(w.sum(axis=1), 1.0, rtol=0, atol=1e-12)
+    for out in (score(x, t), score.denoiser(x, t)):
+        assert torch.isfinite(out).all()
+    # The denoiser is a convex combination of the training points.
+    d = score.denoiser(x, t).numpy()
+    assert np.all(d.min(axis=0) >= train.min(axis=0) - 1e-9 * scale)
+    assert np.all(d.max(axis=0) <= train.max(axis=0) + 1e-9 * scale)
+
+
+def test_denoiser_at_tiny_t_matches_naive_reference(name):
+    """The mandatory small-t check (t = 1e-8): direct differences and scipy softmax."""
+    proc = make_process(name)
+    t = 1e-8
+    alpha, sigma2 = coeffs(proc, t)
+    sigma = np.sqrt(sigma2)
+    base = authors_points()
+    # A near-duplicate pair, sigma apart, so that the weights between them are not one-hot:
+    # |x|^2 + |y|^2 - 2 x.y would lose them to cancellation; direct differences do not.
+    u = np.array([0.6, 0.8])
+    train = np.concatenate([base, base[:1] + sigma * u])
+    perp = np.array([-0.8, 0.6])
+    queries = [base[:4], train[-1:]]
+    for a in [-1.0, 0.0, 0.3, 0.5, 0.9, 2.0]:
+        for b in [0.0, 0.7]:
+            queries.append((alpha * (base[0] + sigma * (a * u + b * perp)))[None])
+    # Points near bisectors of well-separated pairs, offset by multiples of sigma^2.
+    for i, j in [(1, 2), (3, 7), (5, 11)]:
+        mid = 0.5 * alpha * (base[i] + base[j])
+        n = (base[j] - base[i]) / np.linalg.norm(base[j] - base[i])
+        for k in [-2.0, 0.0, 0.5, 3.0]:
+            queries.append((mid + k * sigma2 * n)[None])
+    queries.append(3.0 * np.random.default_rng(4).standard_normal((6, 2)))
+    x = np.concatenate(queries)
+
+    w_ref = naive_weights(x, train, alpha, sigma2)
+    d_ref = w_ref @ train
+    score = EmpiricalScore(train, process=proc)
+    w = score.weights(x, t).numpy()
+    np.testing.assert_allclose(w, w_ref, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(score.denoiser(x, t).numpy(), d_ref, rtol=0, atol=1e-12)
+    # Non-trivial weights did occur between the near-duplicate pair.
+    pair = w_ref[:, [0, len(train) - 1]]
+    assert np.any(pair.min(axis=1) > 0.05)
+    # Score: the same denoiser through (alpha D - x) / sigma^2.
+    s_ref = (alpha * d_ref - x) / sigma2
+    got = score(x, t).numpy()
+    assert np.all(np.isfinite(got))
+    np.testing.assert_allclose(got, s_ref, rtol=1e-6, atol=1e-12 / sigma2)
+
+
+@pytest.mark.parametrize("chunk_bytes", [64, 280 * 37])
+def test_chunked_and_unchunked_agree(chunk_bytes):
+    # B = 7 rows of d = 5 float64: 280 bytes per training point, so chunk_bytes = 64 means
+    # 500 chunks of one point and 280 * 37 means 13 full chunks and a remainder of 19.
+    rng = np.random.default_rng(5)
+    train = rng.standard_normal((500, 5))
+    x = 1.2 * rng.standard_normal((7, 5))
+    names = NAMES if chunk_bytes > 64 else ["vp"]
+    for name in names:
+        one = EmpiricalScore(train, c=1e-3, process=name)
+        many = EmpiricalScore(train, c=1e-3, process=name, chunk_bytes=chunk_bytes)
+        for t in [1e-3, 0.3]:
+            np.testing.assert_allclose(
+                many.denoiser(x, t).numpy(), one.denoiser(x, t).numpy(), rtol=0, atol=1e-12
+            )
+            s_one = one(x, t).numpy()
+            scale = np.abs(s_one).max()
+            np.testing.assert_allclose(many(x, t).numpy(), s_one, rtol=0, atol=1e-12 * scale)
+            # Against an independent reference too (not only self-consistency).
+            alpha, sigma2 = coeffs(make_process(name), t)
+            ref = naive_weights(x, train, alpha, sigma2) @ train
+            np.testing.assert_allclose(many.denoiser(x, t).numpy(), ref, rtol=0, atol=1e-12)
+
+
+def test_regularized_score_bounded_as_t_to_0(name):
+    proc = make_process(name)
+    train = authors_points()
+    x_star = np.array([[3.0, 2.5]])
+    dists = np.linalg.norm(train - x_star, axis=1)
+    nearest = train[np.argmin(dists)]
+    ts = np.logspace(0, -8, 17)
+    for c in [1e-1, 1e-2, 1e-3]:
+        reg = EmpiricalScore(train, c=c, process=proc)
+        norms = np.array([np.linalg.norm(reg(x_star, t).numpy()) for t in ts])
+        for t, nrm in zip(ts, norms):
+            alpha, sigma2 = coeffs(proc, t)
+            bound = np.max(np.linalg.norm(alpha * train - x_star, axis=1)) / (sigma2 + c)
+            assert nrm <= bound * (1 + 1e-12), (c, t)
+        assert norms.max() <= dists.max() / c * (1 + 1e-12)
+        # The limit s_c -> (x_nearest - x*) / c.
+        np.testing.assert_allclose(
+            reg(x_star, 1e-8).numpy()[0], (nearest - x_star[0]) / c, rtol=1e-5
+        )
+    plain = EmpiricalScore(train, process=proc)
+    norms = np.array([np.linalg.norm(plain(x_star, t).numpy()) for t in ts])
+    sig2 = np.array([coeffs(proc, t)[1] for t in ts])
+    # Unregularized: |s| sigma^2 -> |x* - x_nearest|, i.e. |s| grows like 1/sigma^2.
+    np.testing.assert_allclose(norms[-4:] * sig2[-4:], dists.min(), rtol=1e-4)
+    assert np.all(np.diff(norms[4:]) > 0)
+    assert norms[-1] > 1e4 * dists.max() / 1e-3
+
+
+def test_conditional_score_is_the_score_of_the_labelled_subset(name):
+    rng = np.random.default_rng(6)
+    train = rng.standard_normal((12, 2))
+    labels = np.array([0, 1, 2, 1, 0, 1, 2, 2, 1, 0, 1, 1])
+    x = rng.standard_normal((5, 2))
+    for y in [0, 1, 2]:
+        cond = conditional_score(train, labels, y, process=name, c=1e-3)
+        sub = EmpiricalScore(train[labels == y], process=name, c=1e-3)
+        assert cond.train.shape == (int(np.sum(labels == y)), 2)
+        np.testing.assert_array_equal(cond.train.numpy(), train[labels == y])
+        for t in [1e-3, 0.3]:
+            np.testing.assert_allclose(cond(x, t).numpy(), sub(x, t).numpy(), rtol=1e-14)
+            alpha, sigma2 = coeffs(make_process(name), t)
+            sel = train[labels == y]
+            ref = (alpha * naive_weights(x, sel, alpha, sigma2) @ sel - x) / (sigma2 + 1e-3)
+            np.testing.assert_allclose(cond(x, t).numpy(), ref, rtol=1e-9, atol=1e-9)
+    with pytest.raises(ValueError, match="label"):
+        conditional_score(train, labels, 7, process=name)
+
+
+def test_conditional_score_vector_labels():
+    train = np.arange(12.0).reshape(6, 2)
+    onehot = np.eye(3)[[0, 1, 2, 0, 1, 0]]
+    cond = conditional_score(train, onehot, [1.0, 0.0, 0.0])
+    np.testing.assert_array_equal(cond.train.numpy(), train[[0, 3, 5]])
+    with pytest.raises(ValueError):
+        conditional_score(train, onehot, [0.0, 0.0, 0.0])
+
+
+@pytest.mark.parametrize("c", [-1e-3, -1.0, float("nan")])
+def test_negative_c_refused(c):
+    with pytest.raises(ValueError):
+        EmpiricalScore(authors_points(), c=c)
+
+
+@pytest.mark.parametrize(
+    "train", [np.zeros(5), np.zeros((0, 2)), np.zeros((2, 3, 4)), np.float64(1.0)]
+)
+def test_bad_training_shapes_refused(train):
+    with pytest.raises(ValueError):
+        EmpiricalScore(train)
+
+
+def test_unknown_process_refused():
+    with pytest.raises(ValueError, match="allowed"):
+        EmpiricalScore(authors_points(), process="subvp")
+
+
+def test_consistency_score_naive_formula(name):
+    """tau > 0: w_n = phi_n / max(sum phi, tau), s = (alpha sum w_n x_n - sum w_n x) / sigma^2."""
+    proc = make_process(name)
+    rng = np.random.default_rng(8)
+    train = rng.standard_normal((6, 2))
+    x = np.concatenate([train[:2] + 0.01, 2.5 * rng.standard_normal((6, 2))])
+    for tau in [1e-2, 1.0]:
+        score = EmpiricalScore(train, process=proc, tau=tau)
+        for t in [1e-3, 0.05, 0.5]:
+            alpha, sigma2 = coeffs(proc, t)
+            sq = np.sum((x[:, None, :] - alpha * train[None]) ** 2, axis=-1)
+            phi = np.exp(-sq / (2 * sigma2))
+            w = phi / np.maximum(phi.sum(axis=1, keepdims=True), tau)
+            ref = (alpha * w @ train - w.sum(axis=1, keepdims=True) * x) / sigma2
+            np.testing.assert_allclose(score(x, t).numpy(), ref, rtol=1e-9, atol=1e-9)
+    plain = EmpiricalScore(train, process=proc)
+    zero = EmpiricalScore(train, process=proc, tau=0.0)
+    np.testing.assert_array_equal(zero(x, 0.1).numpy(), plain(x, 0.1).numpy())
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_matches_cpu(name):
+    rng = np.random.default_rng(9)
+    train = rng.standard_normal((300, 3))
+    x = rng.standard_normal((17, 3))
+    cpu = EmpiricalScore(train, c=1e-3, process=name)
+    gpu = EmpiricalScore(train, c=1e-3, process=name, device="cuda", chunk_bytes=4096)
+    assert gpu.train.device.type == "cuda"
+    for t in [1e-8, 1e-3, 0.5]:
+        out = gpu(x, t)
+        assert out.device.type == "cuda"
+        np.testing.assert_allclose(out.cpu().numpy(), cpu(x, t).numpy(), rtol=1e-10, atol=1e-9)
+        np.testing.assert_allclose(
+            gpu.denoiser(x, t).cpu().numpy(), cpu.denoiser(x, t).numpy(), rtol=0, atol=1e-10
+        )
