@@ -65,8 +65,9 @@ def main() -> int:
     parser.add_argument("--models", type=int, default=5)
     parser.add_argument("--width", type=int, default=256)
     parser.add_argument("--iterations", type=int, default=2000)
+    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     M, n = args.models, args.iterations
     c_values = [0.0, 1e-4, 1e-3, 1e-2, 1e-1]
     plain = sum(plain_loop(args.width, n, m, c_values[m % 5]) for m in range(M))
@@ -77,7 +78,7 @@ def main() -> int:
     batched = time.perf_counter() - start
     rate_plain, rate_batched = M * n / plain, M * n / batched
     ratio = rate_batched / rate_plain
-    print(f"{M} models, width {args.width}, {n} iterations each, 1 thread")
+    print(f"{M} models, width {args.width}, {n} iterations each, {args.threads} thread(s)")
     for name, rate in (("plain loop", rate_plain), ("batched", rate_batched)):
         print(f"{name:<11}: {rate:8.0f} model-iterations/s ({1e3 / rate:.2f} ms each)")
     print(f"speed-up   : {ratio:.1f}x (target >= {TARGET:.0f}x)")

@@ -28,6 +28,11 @@ FIGURES = [
     "score_vs_time",
     "consistency_samples",
     "consistency_memorization",
+    "nn_tikhonov_samples",
+    "nn_tikhonov_memorization",
+    "nn_score_vs_time",
+    "nn_early_stopping",
+    "nn_width",
 ]
 TABLES = [
     "results/dynamics/convergence.csv",
@@ -35,6 +40,10 @@ TABLES = [
     "results/regularization/tikhonov.csv",
     "results/regularization/consistency.csv",
     "results/regularization/score_vs_time.csv",
+    "results/neural/tikhonov.csv",
+    "results/neural/early_stopping.csv",
+    "results/neural/width.csv",
+    "results/neural/score_vs_time.csv",
 ]
 MEMORIZATION_COLUMNS = [
     "process",
@@ -146,6 +155,19 @@ def test_regularized_score_levels_off(smoke_run):
             assert last > 1e6
 
 
+def test_neural_training_reduces_the_loss_and_tables_cover_every_snapshot(smoke_run):
+    config = yaml.safe_load((REPO / "config.yaml").read_text())["presets"]["smoke"]["neural"]
+    for study in ("tikhonov", "early_stopping", "width_16", "width_64"):
+        loss = pd.read_csv(smoke_run / f"results/neural/{study}/loss.csv")
+        for column in loss.columns.drop("iteration"):
+            assert loss[column].iloc[-2:].mean() < loss[column].iloc[:2].mean(), (study, column)
+    width = pd.read_csv(smoke_run / "results/neural/width.csv")
+    assert sorted(width["width"].unique()) == config["width"]["widths"]
+    every, n = config["width"]["snapshot_every"], config["width"]["iterations"]
+    assert sorted(width["iteration"].unique()) == list(range(every, n + 1, every))
+    assert width.groupby("width")["n_params"].nunique().eq(1).all()
+
+
 @pytest.mark.parametrize(
     "override, key, allowed",
     [
@@ -159,6 +181,18 @@ def test_regularized_score_levels_off(smoke_run):
         ({"regularization": {"consistency_tau": [-0.1]}}, "consistency_tau", "exclusiveMinimum"),
         ({"regularization": {"tikhonov_c": []}}, "tikhonov_c", "should be non-empty"),
         ({"regularization": {"process": "ve_fast"}}, "process", "'ve_talk', 've', 'vp'"),
+        ({"neural": {"width": {"widths": [0, 16]}}}, "widths", "minimum of 1"),
+        ({"neural": {"lr": -1e-3}}, "lr", "exclusiveMinimum"),
+        (
+            {"neural": {"early_stopping": {"snapshot_every": 10**9}}},
+            "neural.early_stopping.snapshot_every",
+            "at most neural.early_stopping.iterations",
+        ),
+        (
+            {"neural": {"early_stopping": {"parameterizations": ["nonsingular", "odd"]}}},
+            "parameterizations",
+            "'nonsingular', 'singular'",
+        ),
     ],
 )
 def test_bad_config_is_refused_before_any_job(tmp_path, override, key, allowed):

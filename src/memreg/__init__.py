@@ -17,6 +17,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "EmpiricalScore": "score",
     "conditional_score": "score",
+    "make_score": "score",
     "PROCESSES": "process",
     "Process": "process",
     "make_process": "process",

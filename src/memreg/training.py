@@ -181,7 +181,7 @@ def train(
             losses.append((running / block).tolist())
             running.zero_()
             if bar is not None:
-                bar.set_postfix(loss=f"{float(np.mean(losses[-1])):.4f}")
+                bar.set_postfix(loss=f"{float(np.mean(losses[-1])):.4f}", refresh=False)
         if step in wanted:
             snapshots[step] = [e.clone() for e in ema]
         if bar is not None:
