@@ -21,6 +21,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/dynamics.smk"
 include: "workflow/rules/regularization.smk"
 include: "workflow/rules/neural.smk"
+include: "workflow/rules/unet.smk"
 include: "workflow/rules/collect.smk"
 include: "workflow/rules/figures.smk"
 

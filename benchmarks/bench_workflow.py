@@ -1,11 +1,12 @@
 """Wall time of one figure family of the workflow with `snakemake --cores N`, then of a
 no-op rerun, in a fresh temporary directory.
 
-    python benchmarks/bench_workflow.py --family dynamics|regularization|neural
+    python benchmarks/bench_workflow.py --family dynamics|regularization|neural|unet
                                         [--preset paper|smoke] [--cores 2]
 
 Targets (paper preset, 2 cores): dynamics (A-E) < 60 s, regularization (F, F', G) < 60 s,
-neural (H, I, J) < 90 min; the no-op rerun < 3 s. Exits non-zero when one is missed.
+neural (H, I, J) < 90 min; unet (K) < 5 min with --preset smoke (its paper preset is
+GPU work); the no-op rerun < 3 s. Exits non-zero when one is missed.
 """
 
 from __future__ import annotations
@@ -50,6 +51,11 @@ FAMILIES = {
             "results/neural/width.csv",
         ],
         90 * 60.0,
+    ),
+    "unet": (
+        ["unet_training_images", "unet_samples_vs_steps", "unet_memorization"],
+        ["results/unet/memorization.csv"],
+        5 * 60.0,
     ),
 }
 NOOP_TARGET = 3.0

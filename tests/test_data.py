@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from memreg.data import authors_points, gaussian_samples, point_set, square_boundary_starts
+from memreg.data import (
+    authors_points,
+    gaussian_samples,
+    point_set,
+    scale_squares,
+    square_boundary_starts,
+    square_images,
+)
 
 
 def test_authors_points_are_the_authors_data():
@@ -60,3 +67,25 @@ def test_square_boundary_starts():
     assert square_boundary_starts(1.0, 2).shape == (4, 2)
     with pytest.raises(ValueError):
         square_boundary_starts(1.0, 1)
+
+
+def test_square_images_match_the_authors_description():
+
+    images = square_images([[6, 6, 12], [40, 40, 14]], 64)
+    assert images.shape == (2, 64, 64)
+    rows, cols = np.nonzero(images[0])
+    assert (rows.min(), rows.max(), cols.min(), cols.max()) == (6, 17, 6, 17)
+    rows, cols = np.nonzero(images[1])
+    assert (rows.min(), rows.max(), cols.min(), cols.max()) == (40, 53, 40, 53)
+    assert set(np.unique(images)) == {0.0, 1.0}
+
+
+def test_squares_scale_and_bad_squares_are_refused():
+
+    assert scale_squares([[6, 6, 12], [40, 40, 14]], 0.25) == [[2, 2, 3], [10, 10, 4]]
+    with pytest.raises(ValueError, match="does not fit"):
+        square_images([[60, 60, 12]], 64)
+    with pytest.raises(ValueError, match="identical images"):
+        square_images([[1, 1, 2], [1, 1, 2]], 8)
+    with pytest.raises(ValueError, match=r"\[row, col, size\]"):
+        square_images([[1, 1]], 8)

@@ -33,6 +33,9 @@ FIGURES = [
     "nn_score_vs_time",
     "nn_early_stopping",
     "nn_width",
+    "unet_training_images",
+    "unet_samples_vs_steps",
+    "unet_memorization",
 ]
 TABLES = [
     "results/dynamics/convergence.csv",
@@ -44,6 +47,7 @@ TABLES = [
     "results/neural/early_stopping.csv",
     "results/neural/width.csv",
     "results/neural/score_vs_time.csv",
+    "results/unet/memorization.csv",
 ]
 MEMORIZATION_COLUMNS = [
     "process",
@@ -168,6 +172,36 @@ def test_neural_training_reduces_the_loss_and_tables_cover_every_snapshot(smoke_
     assert width.groupby("width")["n_params"].nunique().eq(1).all()
 
 
+def test_unet_table_has_every_model_and_evaluation(smoke_run):
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    smoke = config["presets"]["smoke"]["unet"]
+    table = pd.read_csv(smoke_run / "results/unet/memorization.csv")
+    assert list(table.columns) == [
+        "dataset",
+        "n_train",
+        "model_channels",
+        "n_params",
+        "step",
+        "fraction_memorized",
+        "ci_low",
+        "ci_high",
+        "mean_nearest_distance",
+    ]
+    assert sorted(table["model_channels"].unique()) == smoke["model_channels"]
+    assert dict(table.groupby("dataset")["n_train"].first()) == {
+        name: len(sq) for name, sq in config["unet"]["datasets"].items()
+    }
+    every, steps = smoke["train"]["eval_every"], smoke["train"]["steps"]
+    for _, rows in table.groupby(["dataset", "model_channels"]):
+        assert rows["step"].tolist() == list(range(every, steps + 1, every))
+    assert (
+        (table["ci_low"] <= table["fraction_memorized"])
+        & (table["fraction_memorized"] <= table["ci_high"])
+    ).all()
+    assert table.loc[table["model_channels"] == 4, "n_params"].eq(57017).all()
+    assert not list((smoke_run / "results/unet").glob("*/checkpoint-*"))  # removed when done
+
+
 @pytest.mark.parametrize(
     "override, key, allowed",
     [
@@ -193,6 +227,11 @@ def test_neural_training_reduces_the_loss_and_tables_cover_every_snapshot(smoke_
             "parameterizations",
             "'nonsingular', 'singular'",
         ),
+        ({"unet": {"resolution": 62}}, "unet.resolution", "a multiple of 4"),
+        ({"unet": {"model_channels": [2, 8]}}, "model_channels", "minimum of 4"),
+        ({"unet": {"train": {"eval_every": 10**6}}}, "unet.train.eval_every", "at most"),
+        ({"unet": {"device": "tpu"}}, "device", "'auto', 'cpu', 'cuda'"),
+        ({"unet": {"datasets": {"n2": [[60, 60, 12]]}}}, "unet.datasets.n2", "inside 64"),
     ],
 )
 def test_bad_config_is_refused_before_any_job(tmp_path, override, key, allowed):

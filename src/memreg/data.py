@@ -38,3 +38,32 @@ def square_boundary_starts(half_width: float = 2.1, per_side: int = 21) -> np.nd
     top = np.stack([u[::-1][:-1], np.full(m, half_width)], axis=1)
     left = np.stack([np.full(m, -half_width), u[::-1][:-1]], axis=1)
     return np.concatenate([bottom, right, top, left])
+
+
+def square_images(squares: list[list[int]], resolution: int = 64) -> np.ndarray:
+    """Binary images (N, resolution, resolution) in {0, 1}, one square each.
+
+    ``squares`` lists [row, col, size]: ones at rows row..row+size-1 and columns
+    col..col+size-1, zeros elsewhere. The authors' N = 2 set at 64x64 is
+    [[6, 6, 12], [40, 40, 14]] (rows and columns 6..17 and 40..53)."""
+    out = np.zeros((len(squares), resolution, resolution))
+    if len(squares) == 0:
+        raise ValueError("square_images needs at least one square")
+    for k, sq in enumerate(squares):
+        if len(sq) != 3:
+            raise ValueError(f"a square is [row, col, size], got {sq!r}")
+        row, col, size = (int(v) for v in sq)
+        if size < 1 or row < 0 or col < 0 or row + size > resolution or col + size > resolution:
+            raise ValueError(f"square {sq!r} does not fit in a {resolution}x{resolution} image")
+        out[k, row : row + size, col : col + size] = 1.0
+    if len({img.tobytes() for img in out}) < len(out):
+        raise ValueError(f"squares {squares!r} give identical images")
+    return out
+
+
+def scale_squares(squares: list[list[int]], factor: float) -> list[list[int]]:
+    """Squares [row, col, size] scaled by ``factor`` (e.g. 1/4 for 64x64 -> 16x16), at least
+    one pixel in size."""
+    return [
+        [round(r * factor), round(c * factor), max(1, round(s * factor))] for r, c, s in squares
+    ]

@@ -364,3 +364,90 @@ def nn_width(table: pd.DataFrame, path: str | Path) -> None:
     axes[-1].legend(loc="best", fontsize=5)
     fig.tight_layout()
     save(fig, path)
+
+
+def _image_axes(ax) -> None:
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(True)
+        spine.set_linewidth(0.3)
+
+
+def unet_training_images(sets: dict[str, np.ndarray], path: str | Path) -> None:
+    """Family K: the training images (N, H, W) of each data set, one row per set."""
+    plt.rcParams.update(STYLE)
+    cols = max(len(images) for images in sets.values())
+    fig, axes = plt.subplots(
+        len(sets), cols, figsize=(PAGE_WIDTH, 0.95 * len(sets) + 0.2), squeeze=False
+    )
+    for row, (name, images) in zip(axes, sets.items()):
+        for k, ax in enumerate(row):
+            ax.axis("off")
+            if k < len(images):
+                ax.axis("on")
+                ax.imshow(images[k], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+                _image_axes(ax)
+        row[0].set_title(f"{name}: N = {len(images)}", loc="left")
+    save(fig, path)
+
+
+def unet_samples_vs_steps(
+    steps: np.ndarray, samples: np.ndarray, train: np.ndarray, rows: int, title: str, path
+) -> None:
+    """Family K: fixed-noise samples (S, G, H, W) at ``rows`` of the S evaluation steps
+    (evenly spaced, the last included), one column per noise seed, the training images
+    in the last column."""
+    plt.rcParams.update(STYLE)
+    picks = np.unique(np.linspace(0, len(steps) - 1, min(rows, len(steps))).round().astype(int))
+    n_cols = samples.shape[1] + 1
+    size = PAGE_WIDTH / n_cols
+    fig, axes = plt.subplots(
+        len(picks), n_cols, figsize=(PAGE_WIDTH, size * len(picks) + 0.3), squeeze=False
+    )
+    for r, idx in enumerate(picks):
+        for c in range(samples.shape[1]):
+            axes[r, c].imshow(samples[idx, c], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            _image_axes(axes[r, c])
+        axes[r, 0].set_ylabel(f"{int(steps[idx]):,}", rotation=0, ha="right", va="center")
+        ax = axes[r, -1]
+        ax.axis("off")
+        if r < len(train):
+            ax.axis("on")
+            ax.imshow(train[r], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            _image_axes(ax)
+    axes[0, -1].set_title("data", fontsize=6)
+    fig.suptitle(f"samples from fixed noise against training steps (rows); {title}", y=1.0)
+    save(fig, path)
+
+
+def unet_memorization(table: pd.DataFrame, path: str | Path) -> None:
+    """Family K: fraction of samples equal to a training image against training steps,
+    one curve (with bootstrap band) per model size, one panel per data set."""
+    sets = list(dict.fromkeys(table["dataset"]))
+    fig, axes = figure(len(sets), PAGE_WIDTH if len(sets) > 1 else COLUMN_WIDTH, 2.5)
+    sizes = sorted(table["model_channels"].unique())
+    for ax, name in zip(axes, sets):
+        rows_set = table[table["dataset"] == name]
+        for k, c in enumerate(sizes):
+            rows = rows_set[rows_set["model_channels"] == c].sort_values("step")
+            if rows.empty:
+                continue
+            color = plt.cm.viridis(k / max(len(sizes) - 1, 1))
+            ax.plot(
+                rows["step"],
+                rows["fraction_memorized"],
+                marker="o",
+                ms=2,
+                color=color,
+                label=f"{int(rows['n_params'].iloc[0]):,} params",
+            )
+            ax.fill_between(
+                rows["step"], rows["ci_low"], rows["ci_high"], color=color, alpha=0.15, lw=0
+            )
+        ax.set_title(f"N = {int(rows_set['n_train'].iloc[0])} ({name})")
+        ax.set_xlabel("training steps")
+        ax.set_ylim(-0.03, 1.03)
+        ax.legend(loc="best", fontsize=5.5)
+    axes[0].set_ylabel("fraction memorized")
+    save(fig, path)

@@ -7,6 +7,8 @@ import re
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+from memreg.data import scale_squares, square_images
+
 
 def merged(base, override):
     """``base`` with ``override`` merged in, recursively for nested mappings."""
@@ -56,6 +58,7 @@ def check_consistency(cfg):
     if nn["tikhonov"]["score_vs_time"]["point"] >= cfg["data"]["authors_points"]["n"]:
         refuse("neural.tikhonov.score_vs_time.point", nn["tikhonov"]["score_vs_time"]["point"],
                f"an index below data.authors_points.n = {cfg['data']['authors_points']['n']}")
+    check_unet(cfg["unet"])
     sets = cfg["data"]["point_sets"]
     for name in bnd["datasets"]:
         if name not in sets:
@@ -63,6 +66,41 @@ def check_consistency(cfg):
         if any(len(p) != 2 for p in sets[name]):
             refuse(f"data.point_sets.{name}", sets[name], "a list of 2-D points [x, y]")
 
+
+def check_unet(un):
+    """Family K: image size against the U-Net's downsampling, run lengths, the grid model."""
+    factor = 2 ** (len(un["channel_mult"]) - 1)
+    if un["resolution"] % factor:
+        refuse("unet.resolution", un["resolution"],
+               f"a multiple of {factor} (the U-Net halves it {len(un['channel_mult']) - 1} times)")
+    levels = [un["resolution"] >> k for k in range(len(un["channel_mult"]))]
+    for r in un["attn_resolutions"]:
+        if r not in levels:
+            refuse("unet.attn_resolutions", un["attn_resolutions"], f"resolutions among {levels}")
+    tr, ev = un["train"], un["evaluation"]
+    for key in ("eval_every", "checkpoint_every"):
+        if tr[key] > tr["steps"]:
+            refuse(f"unet.train.{key}", tr[key], f"at most unet.train.steps = {tr['steps']}")
+    if ev["n_grid"] > ev["n_eval"]:
+        refuse("unet.evaluation.n_grid", ev["n_grid"],
+               f"at most unet.evaluation.n_eval = {ev['n_eval']}")
+    if ev["sigma_min"] >= ev["sigma_max"]:
+        refuse("unet.evaluation.sigma_min", ev["sigma_min"],
+               f"below unet.evaluation.sigma_max = {ev['sigma_max']}")
+    grid = un["grid"]
+    if grid["dataset"] not in un["datasets"]:
+        refuse("unet.grid.dataset", grid["dataset"], f"a key of unet.datasets: {sorted(un['datasets'])}")
+    if grid["model_channels"] not in un["model_channels"]:
+        refuse("unet.grid.model_channels", grid["model_channels"],
+               f"one of unet.model_channels: {un['model_channels']}")
+    scale = un["resolution"] / un["squares_resolution"]
+    for name, squares in un["datasets"].items():
+        try:
+            square_images(scale_squares(squares, scale), un["resolution"])
+        except ValueError as err:
+            refuse(f"unet.datasets.{name}", squares,
+                   f"squares [row, col, size] inside {un['squares_resolution']}^2 that stay "
+                   f"distinct at unet.resolution = {un['resolution']} ({err})")
 
 config = apply_preset(config)
 validate(config, "../schemas/config.schema.yaml")

@@ -1,0 +1,349 @@
+"""Training an EDM U-Net on a handful of images, with exact resume (family K).
+
+One step: draw ``batch_size`` training images (uniformly, with replacement), a noise
+level per image (ln sigma ~ N(P_mean, P_std^2)) and the noise; take an Adam step on
+``memreg.edm.edm_loss`` with EDM's learning-rate warm-up
+
+    lr_k = lr min(k B / rampup_images, 1)       (k = 1, 2, ... the step, B the batch),
+
+and update the EMA of the weights with EDM's half-life rule
+
+    ema <- beta ema + (1 - beta) theta,   beta = 0.5^(B / h_k),
+    h_k = min(halflife_images, rampup_ratio k B).
+
+Every ``eval_every`` steps the EMA model samples ``n_eval`` images from fixed noise
+(Heun, ``memreg.edm.heun_sample``): the fraction whose binarization equals a
+training image, with a bootstrap interval, the mean distance to the nearest
+training image, and the first ``n_grid`` samples for the sample-grid figure.
+
+Every random draw of training comes from one CPU generator seeded by ``seed``, so
+a run on CPU is reproducible bit for bit and a resumed run ends with the same
+weights as an uninterrupted one. Checkpoints (every ``checkpoint_every`` steps)
+hold the model, EMA, optimizer, generator state, step, losses and evaluations;
+they are written atomically, the previous one kept as ``<name>.prev``; a corrupt
+latest checkpoint is set aside (``<name>.corrupt``) and the run resumes from the
+previous good one.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .edm import (
+    EDMDenoiser,
+    draw_noise_levels,
+    edm_loss,
+    fixed_noise,
+    heun_sample,
+    memorized,
+    sigma_steps,
+    to_unit_range,
+)
+from .io import atomic_path
+from .metrics import bootstrap_fraction
+from .unet import UNet, UNetConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """How the EMA model is sampled during training."""
+
+    n_eval: int = 100  # samples for the memorized fraction
+    n_grid: int = 16  # of those, the first n_grid are kept for the grid figure
+    n_steps: int = 40  # Heun steps
+    sigma_min: float = 0.002
+    sigma_max: float = 80.0
+    rho: float = 7.0
+    noise_seed: int = 0
+    n_boot: int = 2000
+    batch_size: int = 100
+
+    def __post_init__(self) -> None:
+        if self.n_eval < 1 or not 1 <= self.n_grid <= self.n_eval:
+            raise ValueError(f"need n_eval >= 1 and 1 <= n_grid <= n_eval, got {self}")
+
+
+@dataclass(frozen=True)
+class UNetTrainConfig:
+    """Training settings; the paper's are the defaults except where PAPER.md is silent."""
+
+    steps: int = 50_000
+    batch_size: int = 2
+    lr: float = 1e-3
+    lr_rampup_images: int = 10_000
+    ema_halflife_images: int = 500_000
+    ema_rampup_ratio: float = 0.05
+    p_mean: float = -1.2
+    p_std: float = 1.2
+    seed: int = 0
+    checkpoint_every: int = 1000
+    eval_every: int = 1000
+    evaluation: EvalConfig = field(default_factory=EvalConfig)
+
+    def __post_init__(self) -> None:
+        for key in ("steps", "batch_size", "checkpoint_every", "eval_every"):
+            if getattr(self, key) < 1:
+                raise ValueError(f"{key} must be >= 1, got {getattr(self, key)}")
+        if self.eval_every > self.steps:
+            raise ValueError(
+                f"eval_every = {self.eval_every} is larger than the run (steps = {self.steps})"
+            )
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+
+    def eval_steps(self) -> list[int]:
+        return list(range(self.eval_every, self.steps + 1, self.eval_every))
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be used: corrupt, or from another configuration."""
+
+
+def pick_device(device: str | None = None) -> torch.device:
+    """``device`` if given, else CUDA when available, else CPU."""
+    if device is not None:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def fingerprint(unet: UNetConfig, train: UNetTrainConfig, images: torch.Tensor) -> dict[str, Any]:
+    """What a checkpoint must match to be resumed: architecture, settings, data."""
+    return {
+        "unet": unet.record(),
+        "train": asdict(train),
+        "data_sum": float(images.double().sum()),
+        "data_shape": list(images.shape),
+    }
+
+
+def _differences(saved: dict[str, Any], expected: dict[str, Any], prefix: str = "") -> list[str]:
+    out = []
+    for key in sorted(set(saved) | set(expected)):
+        a, b = saved.get(key), expected.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _differences(a, b, f"{prefix}{key}.")
+        elif a != b:
+            out.append(f"{prefix}{key}: checkpoint has {a!r}, this run has {b!r}")
+    return out
+
+
+def load_checkpoint(path: Path, expected: dict[str, Any]) -> dict[str, Any] | None:
+    """The newest usable checkpoint at ``path`` (or its ``.prev``), None when neither exists.
+
+    A latest checkpoint that cannot be read is renamed to ``<path>.corrupt`` and the
+    previous one is used; if no readable checkpoint is left, CheckpointError. A
+    checkpoint of another configuration is refused, naming the settings that differ."""
+    prev = path.with_name(path.name + ".prev")
+    for candidate in (path, prev):
+        if not candidate.exists():
+            continue
+        try:
+            state = torch.load(candidate, map_location="cpu", weights_only=True)
+            if not isinstance(state, dict) or "fingerprint" not in state:
+                raise ValueError("not a memreg U-Net checkpoint")
+        except Exception as err:  # truncated zip, wrong format, ...
+            corrupt = candidate.with_name(candidate.name + ".corrupt")
+            os.replace(candidate, corrupt)
+            log.warning("checkpoint %s is unreadable (%s); moved to %s", candidate, err, corrupt)
+            continue
+        diff = _differences(state["fingerprint"], expected)
+        if diff:
+            raise CheckpointError(
+                f"checkpoint {candidate} was written by another configuration: "
+                + "; ".join(diff)
+                + ". Delete it to start this configuration from scratch."
+            )
+        if candidate == prev:
+            log.warning("resuming from the previous checkpoint %s", prev)
+        return state
+    if any(p.with_name(p.name + ".corrupt").exists() for p in (path, prev)):
+        raise CheckpointError(
+            f"no readable checkpoint left at {path} (corrupt copies kept as *.corrupt); "
+            "delete them to start from scratch"
+        )
+    return None
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """Write ``state`` atomically; the checkpoint it replaces becomes ``<path>.prev``."""
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+        if path.exists():
+            os.replace(path, path.with_name(path.name + ".prev"))
+
+
+@dataclass
+class UNetRun:
+    """The outcome of training: EMA model, loss curve and evaluations."""
+
+    ema: EDMDenoiser
+    n_params: int
+    loss_steps: list[int]
+    losses: list[float]
+    evaluations: list[dict[str, float]]
+    grids: dict[int, torch.Tensor]  # step -> (n_grid, C, H, W) samples in [0, 1]
+    seconds: float
+
+
+def evaluate(
+    model: EDMDenoiser, train: torch.Tensor, cfg: EvalConfig, device: torch.device
+) -> tuple[dict[str, float], torch.Tensor]:
+    """Sample ``model`` from the fixed noise; memorization metrics and the grid samples."""
+    noise = fixed_noise(cfg.n_eval, tuple(train.shape[1:]), cfg.noise_seed).to(device)
+    sigmas = sigma_steps(cfg.n_steps, cfg.sigma_min, cfg.sigma_max, cfg.rho)
+    was_training = model.training
+    model.eval()
+    samples = heun_sample(model, noise, sigmas, batch_size=cfg.batch_size)
+    model.train(was_training)
+    exact, dist = memorized(samples, train)
+    frac, lo, hi = bootstrap_fraction(exact, n_boot=cfg.n_boot, seed=cfg.noise_seed)
+    metrics = {
+        "fraction_memorized": frac,
+        "ci_low": lo,
+        "ci_high": hi,
+        "mean_nearest_distance": float(np.mean(dist)),
+    }
+    grid = to_unit_range(samples[: cfg.n_grid].float().cpu()).clamp(0, 1)
+    return metrics, grid
+
+
+def train_unet(
+    images: np.ndarray,
+    unet_cfg: UNetConfig,
+    cfg: UNetTrainConfig,
+    checkpoint: str | Path | None = None,
+    device: str | None = None,
+    progress: bool = False,
+    on_step: Callable[[int], None] | None = None,
+) -> UNetRun:
+    """Train a U-Net denoiser on ``images`` (N, H, W) in [0, 1]; resume from ``checkpoint``.
+
+    ``on_step(step)`` is called after every completed step (tests use it to simulate a
+    killed job)."""
+    dev = pick_device(device)
+    if dev.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    train = (2 * torch.as_tensor(images, dtype=torch.float32) - 1)[:, None]
+    if tuple(train.shape[-2:]) != (unet_cfg.resolution,) * 2:
+        raise ValueError(
+            f"images are {tuple(train.shape[-2:])}, the U-Net expects resolution "
+            f"{unet_cfg.resolution}"
+        )
+    torch.manual_seed(cfg.seed)  # the initialization
+    model = EDMDenoiser(UNet(unet_cfg)).to(dev)
+    ema = copy.deepcopy(model).requires_grad_(False)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    train_dev = train.to(dev)
+    step, loss_steps, losses, evaluations, grids, seconds = 0, [], [], [], {}, 0.0
+    path = Path(checkpoint) if checkpoint is not None else None
+    expected = fingerprint(unet_cfg, cfg, train)
+    if path is not None:
+        state = load_checkpoint(path, expected)
+        if state is not None:
+            model.load_state_dict(state["model"])
+            ema.load_state_dict(state["ema"])
+            opt.load_state_dict(state["optimizer"])
+            gen.set_state(state["generator"])
+            step, loss_steps, losses = state["step"], state["loss_steps"], state["losses"]
+            evaluations, seconds = state["evaluations"], state["seconds"]
+            grids = {int(k): v for k, v in state["grids"].items()}
+            log.info("resumed from %s at step %d", path, step)
+
+    def checkpoint_state() -> dict[str, Any]:
+        return {
+            "fingerprint": expected,
+            "model": model.state_dict(),
+            "ema": ema.state_dict(),
+            "optimizer": opt.state_dict(),
+            "generator": gen.get_state(),
+            "step": step,
+            "loss_steps": loss_steps,
+            "losses": losses,
+            "evaluations": evaluations,
+            "grids": {str(k): v for k, v in grids.items()},
+            "seconds": seconds,
+        }
+
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=dev.type == "cuda")
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=cfg.steps, initial=step, desc="training", unit="step", mininterval=5)
+    running, n_running, start = 0.0, 0, time.perf_counter()
+    params, ema_params = list(model.parameters()), list(ema.parameters())
+    while step < cfg.steps:
+        idx = torch.randint(train.shape[0], (cfg.batch_size,), generator=gen)
+        sigma = draw_noise_levels(cfg.batch_size, gen, cfg.p_mean, cfg.p_std)
+        noise = torch.randn((cfg.batch_size, *train.shape[1:]), generator=gen)
+        images_seen = (step + 1) * cfg.batch_size
+        for group in opt.param_groups:
+            group["lr"] = cfg.lr * min(images_seen / max(cfg.lr_rampup_images, 1e-8), 1.0)
+        with autocast:
+            loss = edm_loss(model, train_dev[idx.to(dev)], sigma.to(dev), noise.to(dev))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        halflife = min(cfg.ema_halflife_images, cfg.ema_rampup_ratio * images_seen)
+        beta = 0.5 ** (cfg.batch_size / max(halflife, 1e-8))
+        with torch.no_grad():
+            torch._foreach_lerp_(ema_params, params, 1.0 - beta)
+        running, n_running = running + loss.detach(), n_running + 1
+        if step % 100 == 0 or step == cfg.steps:
+            loss_steps.append(step)
+            losses.append(float(running) / n_running)
+            running, n_running = 0.0, 0
+            if bar is not None:
+                bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
+        if step % cfg.eval_every == 0:
+            with autocast:
+                metrics, grid = evaluate(ema, train_dev, cfg.evaluation, dev)
+            evaluations.append({"step": step, **metrics})
+            grids[step] = grid
+            log.info("step %d: %s", step, metrics)
+        if bar is not None:
+            bar.update(1)
+        if path is not None and (step % cfg.checkpoint_every == 0 or step == cfg.steps):
+            seconds_now = seconds + time.perf_counter() - start
+            state = checkpoint_state()
+            state["seconds"] = seconds_now
+            save_checkpoint(path, state)
+        if on_step is not None:
+            on_step(step)
+    if bar is not None:
+        bar.close()
+    seconds += time.perf_counter() - start
+    n_params = sum(p.numel() for p in model.net.parameters())
+    return UNetRun(ema.cpu(), n_params, loss_steps, losses, evaluations, grids, seconds)
+
+
+def save_unet(path: str | Path, run: UNetRun, unet_cfg: UNetConfig) -> None:
+    """The EMA weights and architecture, for torch.load(..., weights_only=True)."""
+    with atomic_path(path) as tmp:
+        torch.save({"unet": unet_cfg.record(), "ema": run.ema.state_dict()}, tmp)
+
+
+def load_unet(path: str | Path, unet_cfg: UNetConfig | None = None) -> EDMDenoiser:
+    """An EDMDenoiser with the EMA weights saved by save_unet; refuses another architecture."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    saved = UNetConfig(**state["unet"])
+    if unet_cfg is not None and saved.record() != unet_cfg.record():
+        diff = _differences(saved.record(), unet_cfg.record())
+        raise CheckpointError(f"model {path} has another architecture: " + "; ".join(diff))
+    model = EDMDenoiser(UNet(saved))
+    model.load_state_dict(state["ema"])
+    return model

@@ -1,0 +1,115 @@
+# Family K: EDM U-Nets trained on a few images of squares; one training job per
+# (data set, model size), evaluated every unet.train.eval_every steps as it trains.
+
+UN = config["unet"]
+UNET_SIZES = [int(c) for c in UN["model_channels"]]
+
+
+def unet_architecture(model_channels):
+    """Keyword arguments of memreg.unet.UNetConfig."""
+    return {"resolution": UN["resolution"], "channels": 1, "model_channels": int(model_channels),
+            "channel_mult": UN["channel_mult"], "num_blocks": UN["num_blocks"],
+            "attn_resolutions": UN["attn_resolutions"]}
+
+
+def unet_runtime(model_channels):
+    """Minutes for a cluster profile: CPU seconds per step at 64x64, batch 2, 2 cores, fitted
+    to the measurements in benchmarks/README.md (0.07 + 3.4e-4 C^2: 0.08 s at C = 4, 0.16 s at
+    16, 1.5 s at 64), scaled by the pixel count, doubled for evaluations and slack."""
+    sec_per_step = (0.07 + 3.4e-4 * int(model_channels) ** 2) * (UN["resolution"] / 64) ** 2
+    return int(10 + 2 * UN["train"]["steps"] * sec_per_step / 60)
+
+
+rule unet_images:
+    """K: the training images, one square each, in [0, 1]."""
+    output:
+        "results/unet/images_{dataset}.npz",
+    params:
+        squares=lambda w: UN["datasets"][w.dataset],
+        scale=UN["resolution"] / UN["squares_resolution"],
+        resolution=UN["resolution"],
+    wildcard_constraints:
+        dataset="|".join(UN["datasets"]),
+    resources:
+        mem_mb=500,
+        runtime=5,
+    script:
+        "../scripts/unet_images.py"
+
+
+rule train_unet:
+    """K: train one U-Net on one data set, resuming from its checkpoint; evaluations inside."""
+    input:
+        "results/unet/images_{dataset}.npz",
+    output:
+        model="results/unet/{dataset}_c{channels}/model.pt",
+        table="results/unet/{dataset}_c{channels}/evaluation.csv",
+        grids="results/unet/{dataset}_c{channels}/grids.npz",
+        loss="results/unet/{dataset}_c{channels}/loss.csv",
+    params:
+        architecture=lambda w: unet_architecture(w.channels),
+        train=UN["train"],
+        evaluation=UN["evaluation"],
+        device=UN["device"],
+        checkpoint_dir=lambda w: f"results/unet/{w.dataset}_c{w.channels}",
+    wildcard_constraints:
+        dataset="|".join(UN["datasets"]),
+        channels="|".join(str(c) for c in UNET_SIZES),
+    threads: UN["threads"]
+    resources:
+        mem_mb=lambda w: 2000 + 200 * int(w.channels),
+        runtime=lambda w: unet_runtime(w.channels),
+    log:
+        "logs/unet/train_{dataset}_c{channels}.log",
+    script:
+        "../scripts/train_unet.py"
+
+
+concatenated_table(
+    "results/unet/memorization.csv",
+    [f"results/unet/{d}_c{c}/evaluation.csv" for d in UN["datasets"] for c in UNET_SIZES],
+)
+
+
+rule fig_unet_training_images:
+    """K: the training images of every data set."""
+    input:
+        expand("results/unet/images_{dataset}.npz", dataset=list(UN["datasets"])),
+    output:
+        figure("unet_training_images"),
+    params:
+        datasets=list(UN["datasets"]),
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../scripts/fig_unet_training_images.py"
+
+
+rule fig_unet_samples_vs_steps:
+    """K: fixed-noise samples of one model (rows: training steps; columns: noise seeds)."""
+    input:
+        grids=f"results/unet/{UN['grid']['dataset']}_c{UN['grid']['model_channels']}/grids.npz",
+        images=f"results/unet/images_{UN['grid']['dataset']}.npz",
+    output:
+        figure("unet_samples_vs_steps"),
+    params:
+        rows=UN["grid"]["rows"],
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../scripts/fig_unet_samples_vs_steps.py"
+
+
+rule fig_unet_memorization:
+    """K: fraction memorized against training steps, one curve per model size, per data set."""
+    input:
+        "results/unet/memorization.csv",
+    output:
+        figure("unet_memorization"),
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../scripts/fig_unet_memorization.py"

@@ -1,0 +1,54 @@
+"""Snakemake adapter: train one EDM U-Net (family K), resuming from its checkpoint."""
+
+import hashlib
+import json
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from memreg.io import load_arrays, save_arrays, save_table
+from memreg.unet import UNetConfig
+from memreg.unet_training import EvalConfig, UNetTrainConfig, save_unet, train_unet
+
+sys.stderr = open(snakemake.log[0], "a")  # progress bar and messages go to the log
+logging.basicConfig(stream=sys.stderr, level=logging.INFO)
+torch.set_num_threads(snakemake.threads)
+p = snakemake.params
+arch = UNetConfig(**p.architecture)
+cfg = UNetTrainConfig(**p.train, evaluation=EvalConfig(**p.evaluation))
+images, meta = load_arrays(snakemake.input[0])
+device = None if p.device == "auto" else p.device
+# Named by a hash of the settings, so a checkpoint left by another configuration never blocks.
+key = hashlib.sha256(json.dumps([p.architecture, p.train, p.evaluation], sort_keys=True).encode())
+checkpoint = Path(p.checkpoint_dir) / f"checkpoint-{key.hexdigest()[:12]}.pt"
+run = train_unet(images["images"], arch, cfg, checkpoint=checkpoint, device=device, progress=True)
+save_unet(snakemake.output.model, run, arch)
+record = {
+    "dataset": snakemake.wildcards.dataset,
+    "architecture": arch.record(),
+    "train": p.train,
+    "evaluation": p.evaluation,
+    "seconds": run.seconds,
+}
+table = pd.DataFrame(run.evaluations)
+table.insert(0, "n_params", run.n_params)
+table.insert(0, "model_channels", arch.model_channels)
+table.insert(0, "n_train", len(images["images"]))
+table.insert(0, "dataset", snakemake.wildcards.dataset)
+save_table(snakemake.output.table, table, record)
+steps = sorted(run.grids)
+save_arrays(
+    snakemake.output.grids,
+    record,
+    steps=np.array(steps),
+    samples=np.stack([run.grids[s].numpy()[:, 0] for s in steps]),
+)
+save_table(
+    snakemake.output.loss, pd.DataFrame({"step": run.loss_steps, "loss": run.losses}), record
+)
+for leftover in (checkpoint, checkpoint.with_name(checkpoint.name + ".prev")):
+    leftover.unlink(missing_ok=True)  # the outputs hold everything; checkpoints are large
