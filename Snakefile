@@ -11,6 +11,9 @@ from snakemake.utils import min_version
 min_version("9.20")
 
 
+report: "workflow/report/workflow.rst"
+
+
 # The repository's config.yaml, also when run with --directory elsewhere;
 # --configfile FILE and --config KEY=VALUE are merged on top of it.
 configfile: Path(workflow.basedir) / "config.yaml"
@@ -24,6 +27,7 @@ include: "workflow/rules/neural.smk"
 include: "workflow/rules/unet.smk"
 include: "workflow/rules/collect.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/claims.smk"
 
 
 rule all:

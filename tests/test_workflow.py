@@ -48,6 +48,7 @@ TABLES = [
     "results/neural/width.csv",
     "results/neural/score_vs_time.csv",
     "results/unet/memorization.csv",
+    "results/claims.csv",
 ]
 MEMORIZATION_COLUMNS = [
     "process",
@@ -200,6 +201,30 @@ def test_unet_table_has_every_model_and_evaluation(smoke_run):
     ).all()
     assert table.loc[table["model_channels"] == 4, "n_params"].eq(57017).all()
     assert not list((smoke_run / "results/unet").glob("*/checkpoint-*"))  # removed when done
+
+
+def test_claims_table_reports_every_claim(smoke_run):
+    claims = pd.read_csv(smoke_run / "results/claims.csv")
+    assert list(claims.columns) == ["id", "family", "claim", "quantity", "criterion", "value",
+                                    "holds"]  # fmt: skip
+    assert len(claims) >= 12 and claims["id"].is_unique
+    assert "no data" not in set(claims["value"])
+    held = dict(zip(claims["id"], claims["holds"]))
+    for process in ("ve_talk", "ve", "vp"):  # the smoke preset is long enough for these
+        assert held[f"rate_{process}"], claims
+    assert held["voronoi_faces"] and held["tikhonov_falls"] and held["consistency_falls"]
+    assert (smoke_run / "results/claims.html").is_file()
+
+
+def test_report_holds_every_figure_and_the_claims(smoke_run):
+    snakemake(smoke_run, "--config", "preset=smoke", "--report", "report.html")
+    page = (smoke_run / "report.html").read_text()
+    for name in FIGURES:
+        assert f"{name}.png" in page, name
+    assert "claims.html" in page
+    for caption in (REPO / "workflow/report").glob("*.rst"):
+        assert caption.stem in {"workflow", "claims", "dynamics", "regularized_samples",
+                                "memorization_curve", *FIGURES}, caption  # fmt: skip
 
 
 @pytest.mark.parametrize(

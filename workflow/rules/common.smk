@@ -115,11 +115,32 @@ def process_params(name):
 REGISTRY = {"figures": [], "tables": []}
 
 
-def figure(name):
-    """Register figure ``name``; return its outputs figures/<name>.pdf and .png."""
+CATEGORIES = {
+    "A-E": "1. Empirical-score dynamics (A-E)",
+    "F-G": "2. Closed-form regularization (F, F', G)",
+    "H-J": "3. Neural-network scores (H, I, J)",
+    "K": "4. U-Nets on images (K)",
+}
+
+
+def figure_outputs(stem, family, caption):
+    """figures/<stem>.pdf and figures/<stem>.png, the PNG marked for the report with the
+    caption workflow/report/<caption>.rst (``stem`` may hold wildcards)."""
+    png = report(f"figures/{stem}.png", caption=f"../report/{caption}.rst",
+                 category=CATEGORIES[family], labels={"figure": stem})
+    return [f"figures/{stem}.pdf", png]
+
+
+def register_figure(name):
+    """Add figure ``name`` to the registry that `rule all`, the report and the paper use."""
     if name not in REGISTRY["figures"]:
         REGISTRY["figures"].append(name)
-    return multiext(f"figures/{name}", ".pdf", ".png")
+
+
+def figure(name, family):
+    """Register figure ``name`` of ``family`` (a key of CATEGORIES); return its outputs."""
+    register_figure(name)
+    return figure_outputs(name, family, name)
 
 
 def table(path):

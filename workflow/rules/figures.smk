@@ -6,7 +6,7 @@ rule fig_data_voronoi:
     input:
         "results/data/authors_points.npz",
     output:
-        figure("data_voronoi"),
+        figure("data_voronoi", "A-E"),
     resources:
         mem_mb=1000,
         runtime=5,
@@ -15,7 +15,7 @@ rule fig_data_voronoi:
 
 
 for _process in config["dynamics"]["processes"]:
-    figure(f"{_process}_dynamics")
+    register_figure(f"{_process}_dynamics")
 
 
 rule fig_dynamics:
@@ -23,7 +23,7 @@ rule fig_dynamics:
     input:
         "results/dynamics/trajectories_{process}.npz",
     output:
-        multiext("figures/{process}_dynamics", ".pdf", ".png"),
+        figure_outputs("{process}_dynamics", "A-E", "dynamics"),
     resources:
         mem_mb=1000,
         runtime=5,
@@ -37,7 +37,7 @@ rule fig_convergence_s:
         table="results/dynamics/convergence.csv",
         curves=expand("results/dynamics/convergence_{process}.npz", process=config["convergence"]["processes"]),
     output:
-        figure("convergence_s"),
+        figure("convergence_s", "A-E"),
     params:
         processes=config["convergence"]["processes"],
     resources:
@@ -53,7 +53,7 @@ rule fig_voronoi_boundaries:
         table="results/dynamics/boundaries.csv",
         paths=expand("results/dynamics/boundaries_{dataset}.npz", dataset=config["boundaries"]["datasets"]),
     output:
-        figure("voronoi_boundaries"),
+        figure("voronoi_boundaries", "A-E"),
     params:
         datasets=config["boundaries"]["datasets"],
     resources:
@@ -71,7 +71,7 @@ rule fig_regularized_samples:
     input:
         lambda w: sweep_files(w.kind, "npz"),
     output:
-        multiext("figures/{kind}_samples", ".pdf", ".png"),
+        figure_outputs("{kind}_samples", "F-G", "regularized_samples"),
     params:
         values=lambda w: SWEEPS[w.kind][1],
         symbol=lambda w: SWEEPS[w.kind][0],
@@ -90,7 +90,7 @@ rule fig_memorization_curve:
     input:
         "results/regularization/{kind}.csv",
     output:
-        multiext("figures/{kind}_memorization", ".pdf", ".png"),
+        figure_outputs("{kind}_memorization", "F-G", "memorization_curve"),
     params:
         param=lambda w: REG_LABELS[w.kind][0],
         label=lambda w: REG_LABELS[w.kind][1],
@@ -104,8 +104,8 @@ rule fig_memorization_curve:
 
 
 for _kind in SWEEPS:
-    figure(f"{_kind}_samples")
-    figure(f"{_kind}_memorization")
+    register_figure(f"{_kind}_samples")
+    register_figure(f"{_kind}_memorization")
 
 
 rule fig_score_vs_time:
@@ -113,7 +113,7 @@ rule fig_score_vs_time:
     input:
         "results/regularization/score_vs_time.csv",
     output:
-        figure("score_vs_time"),
+        figure("score_vs_time", "F-G"),
     resources:
         mem_mb=1000,
         runtime=5,
@@ -126,7 +126,7 @@ rule fig_nn_tikhonov_samples:
     input:
         "results/neural/tikhonov/samples.npz",
     output:
-        figure("nn_tikhonov_samples"),
+        figure("nn_tikhonov_samples", "H-J"),
     params:
         c=NN["tikhonov"]["c"],
         n_shown=REG["n_shown"],
@@ -143,22 +143,19 @@ NN_FIGURES = {
     "nn_early_stopping": ("results/neural/early_stopping.csv", "nn_early_stopping"),
     "nn_width": ("results/neural/width.csv", "nn_width"),
 }
-for _name in NN_FIGURES:
-    figure(_name)
+for _name, (_table, _function) in NN_FIGURES.items():
 
-
-rule fig_nn_table:
-    """H, I, J: figures drawn from one results table each (memreg.plots.<function>)."""
-    input:
-        lambda w: NN_FIGURES[w.name][0],
-    output:
-        multiext("figures/{name}", ".pdf", ".png"),
-    params:
-        function=lambda w: NN_FIGURES[w.name][1],
-    wildcard_constraints:
-        name="|".join(NN_FIGURES),
-    resources:
-        mem_mb=1000,
-        runtime=5,
-    script:
-        "../scripts/fig_from_table.py"
+    rule:
+        name:
+            f"fig_{_name}"
+        input:
+            _table,
+        output:
+            figure(_name, "H-J"),
+        params:
+            function=_function,
+        resources:
+            mem_mb=1000,
+            runtime=5,
+        script:
+            "../scripts/fig_from_table.py"

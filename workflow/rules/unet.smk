@@ -76,7 +76,7 @@ rule fig_unet_training_images:
     input:
         expand("results/unet/images_{dataset}.npz", dataset=list(UN["datasets"])),
     output:
-        figure("unet_training_images"),
+        figure("unet_training_images", "K"),
     params:
         datasets=list(UN["datasets"]),
     resources:
@@ -92,7 +92,7 @@ rule fig_unet_samples_vs_steps:
         grids=f"results/unet/{UN['grid']['dataset']}_c{UN['grid']['model_channels']}/grids.npz",
         images=f"results/unet/images_{UN['grid']['dataset']}.npz",
     output:
-        figure("unet_samples_vs_steps"),
+        figure("unet_samples_vs_steps", "K"),
     params:
         rows=UN["grid"]["rows"],
     resources:
@@ -107,7 +107,7 @@ rule fig_unet_memorization:
     input:
         "results/unet/memorization.csv",
     output:
-        figure("unet_memorization"),
+        figure("unet_memorization", "K"),
     resources:
         mem_mb=1000,
         runtime=5,

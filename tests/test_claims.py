@@ -1,0 +1,139 @@
+"""The claims table: each check holds on tables that satisfy it and fails on ones that don't."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from memreg.claims import COLUMNS, Thresholds, claims_html, evaluate_claims
+
+TH = Thresholds()
+
+
+def convergence(rate_ve=1.0, classes=("training_point",) * 4):
+    rows = [{"process": p, "rate": r, "limit_class": c}
+            for p, r in (("ve", rate_ve), ("vp", 1.0)) for c in classes]  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def boundaries(wrong=False):
+    return pd.DataFrame({
+        "start_on_face": [True, False, False],
+        "limit_class": ["voronoi_boundary", "training_point",
+                        "voronoi_boundary" if wrong else "training_point"],
+        "distance_to_predicted": [0.0, 1e-9, 0.0],
+    })  # fmt: skip
+
+
+def sweep(param, fractions, med=(1.0, 1.1, 0.9)):
+    values = [1e-3, 1e-2, 1e-1][: len(fractions)]
+    return pd.DataFrame({
+        param: values, "fraction_matched": fractions,
+        "ci_high": [f + 0.02 for f in fractions],
+        "median_distance_over_sqrt_c": list(med)[: len(fractions)],
+        "predicted_median_distance_over_sqrt_c": list(med)[: len(fractions)],
+    })  # fmt: skip
+
+
+def neural(column, values, fractions, iteration=None):
+    rows = []
+    for v, f in zip(values, fractions):
+        for delta in (0.01, 0.1, 0.5):
+            rows.append({column: v, "delta": delta, "fraction_matched": f,
+                         "iteration": iteration if iteration is not None else 100,
+                         "c": v if column == "c" else 0.0,
+                         "n_params": v if column == "width" else 1})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def unet(finals):
+    rows = []
+    for c, steps in finals.items():
+        for step, frac in steps:
+            rows.append({"dataset": "n2", "model_channels": c, "step": step,
+                         "fraction_memorized": frac})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def good_tables():
+    early = pd.concat([
+        neural("parameterization", ["nonsingular", "singular"], [0.1, 0.2], iteration=10),
+        neural("parameterization", ["nonsingular", "singular"], [0.5, 0.7], iteration=20),
+    ])  # fmt: skip
+    return {
+        "convergence": convergence(),
+        "boundaries": boundaries(),
+        "tikhonov": sweep("c", [0.9, 0.5, 0.1]),
+        "consistency": sweep("tau", [0.9, 0.9, 0.0]),
+        "nn_tikhonov": neural("c", [0.0, 0.1], [0.8, 0.1]),
+        "early_stopping": early,
+        "width": neural("width", [16, 256], [0.1, 0.9]),
+        "unet": unet({4: [(100, 0.2), (200, 0.6), (300, 1.0)], 8: [(100, 0.7), (200, 1.0)]}),
+    }
+
+
+def holds(tables, **th):
+    out = evaluate_claims(tables, Thresholds(**th))
+    assert list(out.columns) == COLUMNS
+    return dict(zip(out["id"], out["holds"]))
+
+
+def test_every_claim_holds_on_tables_that_satisfy_it():
+    result = holds(good_tables())
+    assert set(result) == {
+        "rate_ve", "rate_vp", "returns_training_points", "voronoi_faces", "tikhonov_falls",
+        "tikhonov_sqrt_c", "consistency_falls", "nn_tikhonov", "early_stopping", "width",
+        "unet_memorizes", "unet_sooner",
+    }  # fmt: skip
+    assert all(result.values()), result
+
+
+@pytest.mark.parametrize(
+    "name, table, failing",
+    [
+        ("convergence", convergence(rate_ve=0.8), "rate_ve"),
+        (
+            "convergence",
+            convergence(classes=("training_point", "interior")),
+            "returns_training_points",
+        ),
+        ("boundaries", boundaries(wrong=True), "voronoi_faces"),
+        ("tikhonov", sweep("c", [0.5, 0.9, 0.1]), "tikhonov_falls"),
+        ("tikhonov", sweep("c", [0.9, 0.5, 0.1], med=(1.0, 3.0, 1.0)), "tikhonov_sqrt_c"),
+        ("consistency", sweep("tau", [0.1, 0.5, 0.0]), "consistency_falls"),
+        ("nn_tikhonov", neural("c", [0.0, 0.1], [0.1, 0.8]), "nn_tikhonov"),
+        ("width", neural("width", [16, 256], [0.9, 0.1]), "width"),
+        (
+            "unet",
+            unet({4: [(100, 0.2), (200, 0.6)], 8: [(100, 0.7), (200, 0.8)]}),
+            "unet_memorizes",
+        ),
+        ("unet", unet({4: [(100, 0.6), (200, 1.0)], 8: [(100, 0.2), (200, 1.0)]}), "unet_sooner"),
+        (
+            "unet",
+            unet({4: [(100, 0.2), (200, 0.3)], 8: [(100, 0.7), (200, 1.0)]}),
+            {"unet_sooner", "unet_memorizes"},
+        ),
+    ],
+)
+def test_a_claim_that_does_not_hold_is_reported_as_not_holding(name, table, failing):
+    result = holds({**good_tables(), name: table})
+    failing = {failing} if isinstance(failing, str) else failing
+    assert {k for k, v in result.items() if not v} == failing, result
+
+
+def test_missing_tables_give_not_holding_rows_not_gaps():
+    tables = good_tables()
+    tables["unet"] = None
+    tables["width"] = pd.DataFrame()
+    out = evaluate_claims(tables, TH)
+    missing = out[out["value"] == "no data"]
+    assert set(missing["id"]) == {"unet_memorizes", "unet_sooner", "width"}
+    assert not missing["holds"].any()
+
+
+def test_html_page_lists_every_claim():
+    out = evaluate_claims(good_tables(), TH)
+    page = claims_html(out)
+    assert page.count("<tr>") == len(out) + 1
+    assert f"{len(out)} of {len(out)} claims hold" in page
