@@ -227,6 +227,23 @@ def test_report_holds_every_figure_and_the_claims(smoke_run):
                                 "memorization_curve", *FIGURES}, caption  # fmt: skip
 
 
+@pytest.mark.skipif(shutil.which("latexmk") is None, reason="latexmk (TeX Live) not installed")
+def test_paper_is_built_with_every_figure(smoke_run):
+    pdf = smoke_run / "paper/main.pdf"
+    assert pdf.is_file() and pdf.read_bytes().startswith(b"%PDF")
+    inputs = (smoke_run / "paper/build/main.fls").read_text()  # latexmk's file record
+    for name in FIGURES:
+        assert f"figures/{name}.pdf\n" in inputs, name
+    tex = (REPO / "paper/main.tex").read_text()
+    sections = tex.count("\\section{")
+    if shutil.which("pdfinfo"):
+        info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True).stdout
+        pages = int(
+            next(line.split()[-1] for line in info.splitlines() if line.startswith("Pages"))
+        )
+        assert pages >= sections, (pages, sections)
+
+
 @pytest.mark.parametrize(
     "override, key, allowed",
     [
