@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from memreg.data import authors_points
-from memreg.mlp import Architecture, MLPGroup, ModelSpec, dsm_loss
+from memreg.mlp import Architecture, MLPGroup, ModelSpec, dsm_loss, dsm_loss_and_grads
 from memreg.process import make_process
 from memreg.training import TrainConfig, load_state, train
 
@@ -76,6 +76,30 @@ def test_dsm_loss_of_each_parameterization():
         ((sigma[:, None] * out[2] + eps[2]) ** 2).mean() + 0.5 * (out[2] ** 2).mean(),
     ]
     torch.testing.assert_close(loss, torch.stack(expected), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("t_low", [1e-5, 0.3])
+def test_hand_written_gradients_equal_autograd(t_low):
+    specs = [
+        ModelSpec(seed=0),
+        ModelSpec(seed=1, parameterization="singular"),
+        ModelSpec(seed=2, c=0.1),
+        ModelSpec(seed=3, parameterization="singular", c=1e-2),
+    ]
+    group = MLPGroup(SMALL, specs)
+    gen = torch.Generator().manual_seed(5)
+    x0 = torch.as_tensor(DATA, dtype=torch.float32)
+    t = t_low + (1 - t_low) * torch.rand(len(specs), len(DATA), generator=gen)
+    eps = torch.randn(len(specs), len(DATA), 2, generator=gen)
+    params = list(group.weights) + list(group.biases)
+    reference = dsm_loss(group, VP, x0, t, eps)
+    reference.sum().backward()
+    grads = [torch.full_like(p, float("nan")) for p in params]  # every entry must be written
+    loss = dsm_loss_and_grads(group, VP, x0, t, eps, grads)
+    torch.testing.assert_close(loss, reference.detach(), rtol=1e-5, atol=1e-6)
+    for p, g in zip(params, grads):
+        scale = p.grad.abs().max()
+        torch.testing.assert_close(g / scale, p.grad / scale, rtol=0, atol=1e-5)
 
 
 def test_batched_training_equals_one_at_a_time():

@@ -149,3 +149,56 @@ def dsm_loss(
     s = torch.where(sing, out / sigma[..., None], out)
     residual = torch.where(sing, out, sigma[..., None] * out) + eps
     return (residual**2).mean(dim=(1, 2)) + group.c * (s**2).mean(dim=(1, 2))
+
+
+def dsm_loss_and_grads(
+    group: MLPGroup,
+    process: Process,
+    x0: torch.Tensor,
+    t: torch.Tensor,
+    eps: torch.Tensor,
+    grads: list[torch.Tensor],
+) -> torch.Tensor:
+    """``dsm_loss`` and its gradient, by a hand-written backward pass into ``grads``.
+
+    ``grads`` holds one preallocated tensor per parameter ([weights..., biases...], the
+    shapes of the parameters); they are overwritten, so no large tensor is allocated per
+    step (autograd's fresh (M, w, w) gradients cost page faults on every step). With
+    h_0 = [x, e(t)], z_k = h_{k-1} W_k + b_k, h_k = relu(z_k) (k < L), out = z_L and
+    r the residual of ``dsm_loss`` (B points, d dimensions per model):
+
+        dL/dout  = (2 / (B d)) (sigma r + c out)           nonsingular (s = out)
+                 = (2 / (B d)) (r + c out / sigma^2)       singular (s = out / sigma)
+        dL/dW_k  = h_{k-1}^T dz_k,   dL/db_k = sum_B dz_k,
+        dz_{k-1} = (dz_k W_k^T) * 1[h_{k-1} > 0].
+
+    Equal to autograd on ``dsm_loss(...).sum()`` up to float rounding (a test checks it).
+    """
+    alpha, sigma = process.alpha(t)[..., None], process.sigma(t)[..., None]
+    h = torch.cat([alpha * x0 + sigma * eps, group.embed(t)], dim=-1)
+    layers = list(zip(group.weights, group.biases))
+    hs = [h]
+    with torch.no_grad():
+        for k, (w, b) in enumerate(layers):
+            h = torch.baddbmm(b, h, w)
+            if k < len(layers) - 1:
+                h = h.relu_()
+            hs.append(h)
+        out = hs.pop()
+        sing = group.singular[:, None, None]
+        residual = torch.where(sing, out, sigma * out) + eps
+        s = torch.where(sing, out / sigma, out)
+        c = group.c[:, None, None]
+        n = out.shape[1] * out.shape[2]
+        loss = (residual**2).mean(dim=(1, 2)) + group.c * (s**2).mean(dim=(1, 2))
+        dz = (2.0 / n) * torch.where(
+            sing, residual + c * out / sigma**2, sigma * residual + c * out
+        )
+        n_layers = len(layers)
+        for k in range(n_layers - 1, -1, -1):
+            w, h_in = layers[k][0], hs[k]
+            torch.bmm(h_in.transpose(1, 2), dz, out=grads[k])
+            torch.sum(dz, dim=1, keepdim=True, out=grads[n_layers + k])
+            if k > 0:  # relu's backward: keep the entries where h_{k-1} > 0
+                dz = torch.ops.aten.threshold_backward(torch.bmm(dz, w.transpose(1, 2)), h_in, 0)
+    return loss

@@ -3,8 +3,10 @@
 Each step uses the full training set: every training point gets one time
 t ~ U(t_eps, T) (t_eps > 0 keeps sigma away from 0, where the singular
 parameterization and the Tikhonov term divide by sigma) and one noise draw, from
-the model's own generator. The loss of each model is ``mlp.dsm_loss``; Adam
-minimises their sum (so every model sees exactly its own gradient), and an EMA
+the model's own generator. The loss of each model is ``mlp.dsm_loss``, its gradient
+computed by the hand-written backward pass ``mlp.dsm_loss_and_grads`` into gradient
+buffers kept across steps; Adam minimises their sum (so every model sees exactly its
+own gradient), and an EMA
 of the weights,  ema <- ema + (1 - d_k) (w - ema),  d_k = min(decay, (1 + k) / (10 + k)),
 is the network that is sampled (the warm-up keeps short runs meaningful).
 
@@ -25,7 +27,7 @@ import numpy as np
 import torch
 
 from .io import atomic_path
-from .mlp import MLPGroup, ModelSpec, dsm_loss
+from .mlp import MLPGroup, ModelSpec, dsm_loss_and_grads
 from .process import Process
 
 
@@ -124,6 +126,9 @@ def train(
     params = _params(group)
     opt = torch.optim.Adam(params, lr=cfg.lr, fused=True)
     ema = [p.detach().clone() for p in params]
+    grads = [torch.zeros_like(p) for p in params]  # written in place every step
+    for p, g in zip(params, grads):
+        p.grad = g
     gens = [model_generator(s) for s in group.specs]
     step, loss_steps, losses, snapshots = 0, [], [], {}
     expected = fingerprint(group, process, cfg)
@@ -166,9 +171,7 @@ def train(
     while step < cfg.iterations:
         t = torch.stack([cfg.t_eps + (T - cfg.t_eps) * torch.rand(n, generator=g) for g in gens])
         eps = torch.stack([torch.randn(n, d, generator=g) for g in gens])
-        loss = dsm_loss(group, process, x0, t, eps)
-        opt.zero_grad(set_to_none=True)
-        loss.sum().backward()
+        loss = dsm_loss_and_grads(group, process, x0, t, eps, grads)
         opt.step()
         step += 1
         decay = min(cfg.ema_decay, (1.0 + step) / (10.0 + step))
