@@ -6,8 +6,10 @@ parameterization and the Tikhonov term divide by sigma) and one noise draw, from
 the model's own generator. The loss of each model is ``mlp.dsm_loss``, its gradient
 computed by the hand-written backward pass ``mlp.dsm_loss_and_grads`` into gradient
 buffers kept across steps; Adam minimises their sum (so every model sees exactly its
-own gradient), and an EMA
-of the weights,  ema <- ema + (1 - d_k) (w - ema),  d_k = min(decay, (1 + k) / (10 + k)),
+own gradient), and an EMA of the weights,
+
+    ema <- ema + (1 - d_k) (w - ema),   d_k = min(decay, (1 + k) / (10 + k)),
+
 is the network that is sampled (the warm-up keeps short runs meaningful).
 
 The training state (weights, EMA, Adam, generator states, step, loss history,
