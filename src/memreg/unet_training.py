@@ -47,6 +47,7 @@ from .edm import (
     heun_sample,
     memorized,
     sigma_steps,
+    to_model_range,
     to_unit_range,
 )
 from .io import atomic_path
@@ -235,7 +236,7 @@ def train_unet(
     dev = pick_device(device)
     if dev.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    train = (2 * torch.as_tensor(images, dtype=torch.float32) - 1)[:, None]
+    train = to_model_range(images)[:, None]
     if tuple(train.shape[-2:]) != (unet_cfg.resolution,) * 2:
         raise ValueError(
             f"images are {tuple(train.shape[-2:])}, the U-Net expects resolution "
