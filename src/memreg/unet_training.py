@@ -185,6 +185,93 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
             os.replace(path, path.with_name(path.name + ".prev"))
 
 
+def adam(model: torch.nn.Module, lr: float, capturable: bool = False) -> torch.optim.Adam:
+    """EDM's Adam (betas 0.9, 0.999, eps 1e-8). ``capturable``: state and learning rate live
+    on the device (a tensor, set in place), so that a CUDA graph can replay the update."""
+    if capturable:
+        device = next(model.parameters()).device
+        lr_tensor = torch.tensor(lr, dtype=torch.float32, device=device)
+        return torch.optim.Adam(
+            model.parameters(), lr=lr_tensor, betas=(0.9, 0.999), eps=1e-8,
+            capturable=True, foreach=True,
+        )
+    return torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.999), eps=1e-8)
+
+
+def adam_policy(opt: torch.optim.Adam, capturable: bool) -> None:
+    """After ``load_state_dict``: the saved ``capturable`` flag and learning rate replaced by
+    this run's, and the step counters moved where this run keeps them, so a checkpoint of
+    either kind of step resumes with the other."""
+    lr = opt.defaults["lr"]
+    for group in opt.param_groups:
+        group["capturable"], group["lr"] = capturable, lr
+    for state in opt.state.values():
+        where = next(v.device for k, v in state.items() if k != "step") if capturable else "cpu"
+        state["step"] = torch.as_tensor(state["step"], dtype=torch.float32).to(where)
+
+
+class GraphedStep:
+    """One training step (gather the batch, EDM loss under bf16 autocast, backward, Adam)
+    captured once as a CUDA graph and replayed: the batch's draws (made on the CPU by the
+    run's generator, as in the plain step) are copied into static device buffers, the
+    learning rate into the optimizer's device tensor, and the graph re-runs every kernel
+    of the step with a single launch. Capture needs a few warm-up steps (cuDNN picks its
+    kernels, Adam makes its state); they run at learning rate 0 and are then undone, so
+    the model and optimizer enter the first replayed step exactly as they were."""
+
+    def __init__(self, model: EDMDenoiser, opt: torch.optim.Adam, train: torch.Tensor,
+                 batch_size: int, warmup: int = 3) -> None:
+        self.shape, self.lr = tuple(train.shape[1:]), opt.param_groups[0]["lr"]
+        n_pixels = batch_size * train[0].numel()
+        # idx, sigma and noise of one step, packed into one buffer: one copy per step
+        self.inputs = torch.zeros(2 * batch_size + n_pixels, device=train.device)
+        self.inputs[batch_size : 2 * batch_size] = 1.0
+
+        def step() -> torch.Tensor:
+            idx, sigma, noise = self.inputs.split([batch_size, batch_size, n_pixels])
+            batch = train[idx.long()]
+            with torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=False):
+                loss = edm_loss(model, batch, sigma, noise.view(batch_size, *self.shape))
+            loss.backward()
+            opt.step()
+            return loss.detach()
+
+        params = [p.detach().clone() for p in model.parameters()]
+        states = {p: {k: v.clone() for k, v in s.items()} for p, s in opt.state.items()}
+        lr = self.lr.clone()
+        self.lr.zero_()
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            for _ in range(warmup):
+                opt.zero_grad(set_to_none=True)
+                step()
+        torch.cuda.current_stream().wait_stream(side)
+        opt.zero_grad(set_to_none=True)  # the graph's backward allocates the gradients
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph):
+            self.loss = step()
+        with torch.no_grad():  # undo the warm-up: weights, Adam's moments and step counters
+            for p, saved in zip(model.parameters(), params):
+                p.copy_(saved)
+            for p, state in opt.state.items():
+                for k, v in state.items():
+                    if p in states:
+                        v.copy_(states[p][k])
+                    else:  # made by the warm-up: Adam's fresh state is all zeros
+                        v.zero_()
+            self.lr.copy_(lr)
+
+    def __call__(self, idx: torch.Tensor, sigma: torch.Tensor, noise: torch.Tensor,
+                 lr: float) -> torch.Tensor:
+        """Run one step on this batch at learning rate ``lr``; the loss (a device tensor)."""
+        packed = torch.cat([idx.float(), sigma.float(), noise.reshape(-1)]).pin_memory()
+        self.inputs.copy_(packed, non_blocking=True)
+        self.lr.fill_(lr)
+        self.graph.replay()
+        return self.loss
+
+
 @dataclass
 class UNetRun:
     """The outcome of training: EMA model, loss curve and evaluations."""
@@ -228,11 +315,14 @@ def train_unet(
     device: str | None = None,
     progress: bool = False,
     on_step: Callable[[int], None] | None = None,
+    cuda_graph: bool = False,
 ) -> UNetRun:
     """Train a U-Net denoiser on ``images`` (N, H, W) in [0, 1]; resume from ``checkpoint``.
 
-    ``on_step(step)`` is called after every completed step (tests use it to simulate a
-    killed job)."""
+    ``cuda_graph``: on a CUDA device, replay each training step as one captured CUDA graph
+    (``GraphedStep``); the same draws and updates, only the launch overhead is gone. On
+    other devices it is ignored (a log line says so). ``on_step(step)`` is called after
+    every completed step (tests use it to simulate a killed job)."""
     dev = pick_device(device)
     if dev.type == "cuda":
         torch.backends.cudnn.benchmark = True
@@ -245,7 +335,8 @@ def train_unet(
     torch.manual_seed(cfg.seed)  # the initialization
     model = EDMDenoiser(UNet(unet_cfg)).to(dev)
     ema = copy.deepcopy(model).requires_grad_(False)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8)
+    graphed = cuda_graph and dev.type == "cuda"
+    opt = adam(model, cfg.lr, capturable=graphed)
     gen = torch.Generator().manual_seed(cfg.seed)
     train_dev = train.to(dev)
     step, loss_steps, losses, evaluations, grids, seconds = 0, [], [], [], {}, 0.0
@@ -257,6 +348,7 @@ def train_unet(
             model.load_state_dict(state["model"])
             ema.load_state_dict(state["ema"])
             opt.load_state_dict(state["optimizer"])
+            adam_policy(opt, capturable=graphed)
             gen.set_state(state["generator"])
             step, loss_steps, losses = state["step"], state["loss_steps"], state["losses"]
             evaluations, seconds = state["evaluations"], state["seconds"]
@@ -279,6 +371,10 @@ def train_unet(
         }
 
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=dev.type == "cuda")
+    if cuda_graph and not graphed:
+        log.info("cuda_graph applies to CUDA devices only; training on %s with the plain step", dev)
+    if graphed:
+        graph_step = GraphedStep(model, opt, train_dev, cfg.batch_size)
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -291,13 +387,17 @@ def train_unet(
         sigma = draw_noise_levels(cfg.batch_size, gen, cfg.p_mean, cfg.p_std)
         noise = torch.randn((cfg.batch_size, *train.shape[1:]), generator=gen)
         images_seen = (step + 1) * cfg.batch_size
-        for group in opt.param_groups:
-            group["lr"] = cfg.lr * min(images_seen / max(cfg.lr_rampup_images, 1e-8), 1.0)
-        with autocast:
-            loss = edm_loss(model, train_dev[idx.to(dev)], sigma.to(dev), noise.to(dev))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        lr = cfg.lr * min(images_seen / max(cfg.lr_rampup_images, 1e-8), 1.0)
+        if graphed:
+            loss = graph_step(idx, sigma, noise, lr)
+        else:
+            for group in opt.param_groups:
+                group["lr"] = lr
+            with autocast:
+                loss = edm_loss(model, train_dev[idx.to(dev)], sigma.to(dev), noise.to(dev))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
         step += 1
         halflife = min(cfg.ema_halflife_images, cfg.ema_rampup_ratio * images_seen)
         beta = 0.5 ** (cfg.batch_size / max(halflife, 1e-8))
