@@ -220,7 +220,8 @@ def memorization_race(args, s, channels: list[int], deadline: float) -> dict:
         for c in channels:
             path = folder / f"c{c}.pt"
             try:
-                evaluations[c] = torch.load(path, weights_only=True)["evaluations"]
+                state = torch.load(path, map_location="cpu", weights_only=True)
+                evaluations[c] = state["evaluations"]
             except Exception:  # not written yet, or being replaced
                 continue
         if all(ev and ev[-1]["fraction_memorized"] >= MEMORIZED for ev in evaluations.values()):

@@ -117,3 +117,37 @@ def test_bad_settings_are_refused(kw, message):
 def test_images_of_the_wrong_size_are_refused():
     with pytest.raises(ValueError, match="resolution 8"):
         train_unet(square_images([[0, 0, 2]], 16), ARCH, config())
+
+
+def test_cuda_graph_is_ignored_off_cuda_with_a_log_line(caplog):
+    """On CPU the CUDA-graph step falls back to the plain step: same run, one info line."""
+    plain = train_unet(IMAGES, ARCH, config())
+    with caplog.at_level(logging.INFO, logger="memreg.unet_training"):
+        graphed = train_unet(IMAGES, ARCH, config(), device="cpu", cuda_graph=True)
+    assert same_weights(plain.ema, graphed.ema)
+    assert graphed.losses == plain.losses
+    assert any("cuda_graph applies to CUDA devices only" in r.message for r in caplog.records)
+
+
+def test_a_checkpoint_resumes_whichever_optimizer_kind_wrote_it(tmp_path):
+    """A capturable Adam state (device step counters, tensor learning rate, as the CUDA-graph
+    step keeps it) is turned back into the plain step's on resume, and vice versa."""
+    from memreg.edm import EDMDenoiser
+    from memreg.unet import UNet
+    from memreg.unet_training import adam, adam_policy
+
+    model = EDMDenoiser(UNet(ARCH))
+    plain = adam(model, 1e-3)
+    model(torch.zeros(2, 1, 8, 8), torch.ones(2)).square().mean().backward()
+    plain.step()
+    saved = plain.state_dict()
+    saved["param_groups"][0]["capturable"] = True
+    saved["param_groups"][0]["lr"] = torch.tensor(5e-4)
+    again = adam(model, 1e-3)
+    again.load_state_dict(saved)
+    adam_policy(again, capturable=False)
+    group = again.param_groups[0]
+    assert group["capturable"] is False and group["lr"] == 1e-3
+    steps = [s["step"] for s in again.state.values()]
+    assert all(s.device.type == "cpu" and float(s) == 1.0 for s in steps)
+    again.step()  # the plain step runs on the restored state

@@ -51,12 +51,14 @@ rule train_unet:
         train=UN["train"],
         evaluation=UN["evaluation"],
         device=UN["device"],
+        cuda_graph=UN["cuda_graph"],
         checkpoint_dir=lambda w: f"results/unet/{w.dataset}_c{w.channels}",
     wildcard_constraints:
         dataset="|".join(UN["datasets"]),
         channels="|".join(str(c) for c in UNET_SIZES),
     threads: UN["threads"]
     resources:
+        gpu_slots=1,  # `--resources gpu_slots=K`: at most K trainings at once (on one GPU)
         mem_mb=lambda w: 2000 + 200 * int(w.channels),
         runtime=lambda w: unet_runtime(w.channels),
     log:

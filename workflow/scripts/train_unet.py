@@ -25,7 +25,10 @@ device = None if p.device == "auto" else p.device
 # Named by a hash of the settings, so a checkpoint left by another configuration never blocks.
 key = hashlib.sha256(json.dumps([p.architecture, p.train, p.evaluation], sort_keys=True).encode())
 checkpoint = Path(p.checkpoint_dir) / f"checkpoint-{key.hexdigest()[:12]}.pt"
-run = train_unet(images["images"], arch, cfg, checkpoint=checkpoint, device=device, progress=True)
+run = train_unet(
+    images["images"], arch, cfg, checkpoint=checkpoint, device=device, progress=True,
+    cuda_graph=p.cuda_graph,
+)
 save_unet(snakemake.output.model, run, arch)
 record = {
     "dataset": snakemake.wildcards.dataset,
