@@ -46,13 +46,22 @@ def neural(column, values, fractions, iteration=None):
     return pd.DataFrame(rows)
 
 
-def unet(finals):
+def unet(finals, n8=None):
+    """A memorization table: per size C, (step, fraction) on N = 2, and on N = 8 if given."""
     rows = []
-    for c, steps in finals.items():
-        for step, frac in steps:
-            rows.append({"dataset": "n2", "model_channels": c, "step": step,
-                         "fraction_memorized": frac})  # fmt: skip
+    for name, n_train, curves in (("n2", 2, finals), ("n8", 8, n8 or {})):
+        for c, steps in curves.items():
+            for step, frac in steps:
+                rows.append({"dataset": name, "n_train": n_train, "model_channels": c,
+                             "n_params": 1000 * c * c, "resolution": 32, "step": step,
+                             "fraction_memorized": frac})  # fmt: skip
     return pd.DataFrame(rows)
+
+
+GOOD_N2 = {4: [(100, 0.2), (200, 0.6), (300, 1.0)], 8: [(100, 0.7), (200, 1.0), (300, 1.0)],
+           16: [(100, 0.9), (200, 1.0), (300, 1.0)]}  # fmt: skip
+GOOD_N8 = {4: [(100, 0.0), (200, 0.1), (300, 0.2)], 8: [(100, 0.1), (200, 0.6), (300, 0.9)],
+           16: [(100, 0.2), (200, 0.8), (300, 1.0)]}  # fmt: skip
 
 
 def good_tables():
@@ -68,7 +77,7 @@ def good_tables():
         "nn_tikhonov": neural("c", [0.0, 0.1], [0.8, 0.1]),
         "early_stopping": early,
         "width": neural("width", [16, 256], [0.1, 0.9]),
-        "unet": unet({4: [(100, 0.2), (200, 0.6), (300, 1.0)], 8: [(100, 0.7), (200, 1.0)]}),
+        "unet": unet(GOOD_N2, GOOD_N8),
     }
 
 
@@ -83,7 +92,7 @@ def test_every_claim_holds_on_tables_that_satisfy_it():
     assert set(result) == {
         "rate_ve", "rate_vp", "returns_training_points", "voronoi_faces", "tikhonov_falls",
         "tikhonov_sqrt_c", "consistency_falls", "nn_tikhonov", "early_stopping", "width",
-        "unet_memorizes", "unet_sooner",
+        "unet_memorizes", "unet_sooner", "unet_more_data_later",
     }  # fmt: skip
     assert all(result.values()), result
 
@@ -103,17 +112,21 @@ def test_every_claim_holds_on_tables_that_satisfy_it():
         ("consistency", sweep("tau", [0.1, 0.5, 0.0]), "consistency_falls"),
         ("nn_tikhonov", neural("c", [0.0, 0.1], [0.1, 0.8]), "nn_tikhonov"),
         ("width", neural("width", [16, 256], [0.9, 0.1]), "width"),
-        (
-            "unet",
-            unet({4: [(100, 0.2), (200, 0.6)], 8: [(100, 0.7), (200, 0.8)]}),
-            "unet_memorizes",
-        ),
-        ("unet", unet({4: [(100, 0.6), (200, 1.0)], 8: [(100, 0.2), (200, 1.0)]}), "unet_sooner"),
-        (
-            "unet",
-            unet({4: [(100, 0.2), (200, 0.3)], 8: [(100, 0.7), (200, 1.0)]}),
-            {"unet_sooner", "unet_memorizes"},
-        ),
+        ("unet", unet({**GOOD_N2, 4: [(100, 0.2), (200, 0.6), (300, 0.8)]}, GOOD_N8),
+         "unet_memorizes"),
+        # the largest model is the slowest: rho = -0.5
+        ("unet", unet({**GOOD_N2, 16: [(100, 0.2), (200, 0.3), (300, 1.0)]},
+                      {**GOOD_N8, 16: [(100, 0.2), (200, 0.3), (300, 0.4)]}), "unet_sooner"),
+        # two sizes only: no rank correlation to speak of
+        ("unet", unet({c: GOOD_N2[c] for c in (4, 8)}, GOOD_N8), "unet_sooner"),
+        # the smallest never gets to 0.5 (ranked last, as it should) and ends unmemorized;
+        # on N = 8 it never gets there either: "never" on both is not "later"
+        ("unet", unet({**GOOD_N2, 4: [(100, 0.2), (200, 0.3), (300, 0.3)]}, GOOD_N8),
+         {"unet_memorizes", "unet_more_data_later"}),
+        # N = 8 as fast as N = 2 at C = 16 (100 steps both): not later
+        ("unet", unet(GOOD_N2, {**GOOD_N8, 16: [(100, 0.9), (200, 1.0), (300, 1.0)]}),
+         "unet_more_data_later"),
+        ("unet", unet(GOOD_N2), "unet_more_data_later"),  # no N = 8 run at all
     ],
 )
 def test_a_claim_that_does_not_hold_is_reported_as_not_holding(name, table, failing):
@@ -128,7 +141,7 @@ def test_missing_tables_give_not_holding_rows_not_gaps():
     tables["width"] = pd.DataFrame()
     out = evaluate_claims(tables, TH)
     missing = out[out["value"] == "no data"]
-    assert set(missing["id"]) == {"unet_memorizes", "unet_sooner", "width"}
+    assert set(missing["id"]) == {"unet_memorizes", "unet_sooner", "unet_more_data_later", "width"}
     assert not missing["holds"].any()
 
 
@@ -137,3 +150,13 @@ def test_html_page_lists_every_claim():
     page = claims_html(out)
     assert page.count("<tr>") == len(out) + 1
     assert f"{len(out)} of {len(out)} claims hold" in page
+
+
+def test_unet_claims_state_the_run_scale_and_the_steps_per_size():
+    out = evaluate_claims(good_tables(), TH).set_index("id")
+    for claim in ("unet_memorizes", "unet_sooner", "unet_more_data_later"):
+        assert "32x32, 300 steps, model_channels 4-16" in out.loc[claim, "quantity"]
+        assert "--config preset=paper" in out.loc[claim, "quantity"]
+    assert out.loc["unet_sooner", "value"] == "C4: 200, C8: 100, C16: 100; rho = -0.87"
+    later = "C4: 200 / inf, C8: 100 / 200, C16: 100 / 200"
+    assert out.loc["unet_more_data_later", "value"] == later

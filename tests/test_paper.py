@@ -185,6 +185,7 @@ def synthetic_tables(rng: np.random.Generator) -> dict[str, pd.DataFrame]:
                 "n_train": [2] * 4 + [8] * 2,
                 "model_channels": [4, 4, 8, 8, 4, 8],
                 "n_params": [57017, 57017, 222705, 222705, 57017, 222705],
+                "resolution": 32,
                 "step": [100, 200, 100, 200, 200, 200],
                 "fraction_memorized": [0.0, 0.25, 0.5, 1.0, 0.3, 0.4],
                 "ci_low": 0.0,
@@ -253,6 +254,9 @@ def test_values_pick_by_min_and_max_of_the_sweeps(tables):
     assert v["UnetDataset"] == "n2" and v["UnetSteps"] == "200" and v["UnetSizes"] == "2"
     assert (v["UnetFinalMin"], v["UnetFinalMax"]) == ("0.250", "1.000")
     assert v["UnetFinalList"] == ("0.250 (57{,}017 parameters), 1.000 (222{,}705 parameters)")
+    # the run's scale reaches the manuscript, from the table (not from the config)
+    assert v["UnetScale"] == "32x32, 200 steps, model\\_channels 4-8"
+    assert v["UnetResolution"] == "32" and "preset=paper" in v["UnetPaperScaleHint"]
     assert (v["ClaimsTotal"], v["ClaimsHolding"]) == ("3", "2")
 
 

@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from .unet_scale import PAPER_SCALE_HINT, table_scale_label
+
 COLUMNS = ["id", "family", "claim", "quantity", "criterion", "value", "holds"]
 
 
@@ -40,6 +42,7 @@ class Thresholds:
     prediction_ratio: float = 1.25  # measured / predicted median d1 / sqrt(c) within [1/r, r]
     unet_memorized: float = 0.9  # final fraction memorized of every U-Net
     unet_level: float = 0.5  # "gets there": first step with fraction >= this
+    unet_rank_correlation: float = -0.8  # Spearman(parameters, steps to unet_level) at most
 
 
 def _fmt(x: float) -> str:
@@ -226,25 +229,52 @@ def width(tab: pd.DataFrame, th: Thresholds) -> list[Claim]:
     ]
 
 
-def unet(tab: pd.DataFrame, th: Thresholds) -> list[Claim]:
-    final = tab.sort_values("step").groupby(["dataset", "model_channels"]).tail(1)
-    ends = ", ".join(
-        f"{r.dataset}/C{r.model_channels}: {r.fraction_memorized:.2f}" for r in final.itertuples()
+def first_steps(rows: pd.DataFrame, level: float) -> pd.Series:
+    """Per model size (index: model_channels), the first evaluation step whose fraction
+    memorized is at least ``level``; inf for a size that never gets there."""
+    return rows.groupby("model_channels").apply(
+        lambda r: float(r.loc[r["fraction_memorized"] >= level, "step"].min())
+        if (r["fraction_memorized"] >= level).any() else float("inf"),
+        include_groups=False,
     )
-    parts, sooner = [], True
-    for name, rows in tab.groupby("dataset", sort=False):
-        firsts = []
-        for _, r in rows.groupby("model_channels"):
-            reached = r[r["fraction_memorized"] >= th.unet_level]["step"]
-            firsts.append(float(reached.min()) if len(reached) else float("inf"))
-        sooner &= bool(np.all(np.isfinite(firsts)) and np.all(np.diff(firsts) <= 0))
-        parts.append(f"{name}: " + ", ".join(f"{f:g}" for f in firsts))
+
+
+def spearman(x: np.ndarray, y: np.ndarray) -> float:
+    """Spearman's rank correlation (average ranks for ties; inf ranks last); nan when
+    either side is constant or has fewer than three points."""
+    if len(x) < 3:
+        return float("nan")
+    rx, ry = pd.Series(x).rank().to_numpy(), pd.Series(y).rank().to_numpy()
+    if rx.std() == 0 or ry.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def unet(tab: pd.DataFrame, th: Thresholds) -> list[Claim]:
+    """Family K on the run's own scale (stated in every row): (a) on the smallest data set
+    every size ends memorized; (b) there, the steps to reach ``unet_level`` fall with the
+    parameter count (Spearman rank correlation at most ``unet_rank_correlation``); (c) the
+    largest data set gets there later than the smallest, size by size."""
+    scale = f"this run: {table_scale_label(tab)}; {PAPER_SCALE_HINT}"
+    n_small, n_large = tab["n_train"].min(), tab["n_train"].max()
+    small, large = tab[tab["n_train"] == n_small], tab[tab["n_train"] == n_large]
+    final = small.sort_values("step").groupby("model_channels").tail(1).sort_values("n_params")
+    ends = ", ".join(f"C{r.model_channels}: {r.fraction_memorized:.2f}" for r in final.itertuples())
+    level = th.unet_level
+    first = first_steps(small, level)
+    params = small.groupby("model_channels")["n_params"].first()
+    rho = spearman(params.loc[first.index].to_numpy(), first.to_numpy())
+    steps = ", ".join(f"C{c}: {first[c]:g}" for c in first.index)
+    first_large = first_steps(large, level)
+    shared = [c for c in first.index if c in first_large.index]
+    later = [first_large[c] > first[c] for c in shared]
+    pairs = ", ".join(f"C{c}: {first[c]:g} / {first_large[c]:g}" for c in shared)
     return [
         Claim(
             "unet_memorizes",
             "K",
-            "Every U-Net ends in memorization given enough training",
-            "final fraction of samples equal to a training image, per data set and size",
+            f"Every U-Net trained on N = {n_small} images ends in memorization",
+            f"final fraction of samples equal to a training image, per size ({scale})",
             f"every final fraction >= {th.unet_memorized:g}",
             ends,
             bool((final["fraction_memorized"] >= th.unet_memorized).all()),
@@ -252,12 +282,22 @@ def unet(tab: pd.DataFrame, th: Thresholds) -> list[Claim]:
         Claim(
             "unet_sooner",
             "K",
-            "Larger U-Nets reach memorization sooner",
-            f"first evaluation step with fraction >= {th.unet_level:g}, by increasing size "
-            "(inf: never)",
-            "finite and non-increasing with size, per data set",
-            "; ".join(parts),
-            sooner,
+            f"Larger U-Nets memorize sooner (N = {n_small})",
+            f"first evaluation step with fraction >= {level:g} per size (inf: never), and "
+            f"Spearman's rank correlation rho of those steps with the parameter count ({scale})",
+            f"rho <= {th.unet_rank_correlation:g} (at least 3 sizes)",
+            f"{steps}; rho = {rho:.2f}",
+            bool(rho <= th.unet_rank_correlation),
+        ),
+        Claim(
+            "unet_more_data_later",
+            "K",
+            f"More training images delay memorization (N = {n_large} against N = {n_small})",
+            f"first evaluation step with fraction >= {level:g}, N = {n_small} / N = {n_large}, "
+            f"per size (inf: never; {scale})",
+            f"later on N = {n_large} for every size (never counts as later)",
+            pairs if shared else "no size trained on both",
+            bool(shared and n_large > n_small and all(later)),
         ),
     ]
 
@@ -271,7 +311,8 @@ CHECKS: list[tuple[tuple[str, ...], Callable[..., list[Claim]], list[tuple[str, 
     (("nn_tikhonov",), neural_tikhonov, [("nn_tikhonov", "H")]),
     (("early_stopping",), early_stopping, [("early_stopping", "I")]),
     (("width",), width, [("width", "J")]),
-    (("unet",), unet, [("unet_memorizes", "K"), ("unet_sooner", "K")]),
+    (("unet",), unet, [("unet_memorizes", "K"), ("unet_sooner", "K"),
+                       ("unet_more_data_later", "K")]),
 ]
 
 

@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from .unet_scale import PAPER_SCALE_HINT, table_scale_label
+
 # The result tables values_macros reads, by the key it expects in ``tables``.
 VALUE_TABLES = {
     "convergence": "results/dynamics/convergence.csv",
@@ -293,6 +295,9 @@ def unet_values(unet: pd.DataFrame) -> dict[str, str]:
         "UnetFinalMin": _fraction(final["fraction_memorized"].iloc[0]),
         "UnetFinalMax": _fraction(final["fraction_memorized"].iloc[-1]),
         "UnetFinalList": listed,
+        "UnetScale": escape(table_scale_label(unet)),
+        "UnetResolution": str(int(unet["resolution"].iloc[0])),
+        "UnetPaperScaleHint": escape(PAPER_SCALE_HINT),
     }
 
 

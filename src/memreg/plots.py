@@ -421,9 +421,10 @@ def unet_samples_vs_steps(
     save(fig, path)
 
 
-def unet_memorization(table: pd.DataFrame, path: str | Path) -> None:
+def unet_memorization(table: pd.DataFrame, path: str | Path, scale: str) -> None:
     """Family K: fraction of samples equal to a training image against training steps,
-    one curve (with bootstrap band) per model size, one panel per data set."""
+    one curve (with bootstrap band) per model size, one panel per data set; ``scale``
+    (the run's resolution, steps and sizes) printed above the panels."""
     sets = list(dict.fromkeys(table["dataset"]))
     fig, axes = figure(len(sets), PAGE_WIDTH if len(sets) > 1 else COLUMN_WIDTH, 2.5)
     sizes = sorted(table["model_channels"].unique())
@@ -450,4 +451,5 @@ def unet_memorization(table: pd.DataFrame, path: str | Path) -> None:
         ax.set_ylim(-0.03, 1.03)
         ax.legend(loc="best", fontsize=5.5)
     axes[0].set_ylabel("fraction memorized")
+    fig.suptitle(scale, fontsize=6, y=1.02)
     save(fig, path)

@@ -52,6 +52,8 @@ rule train_unet:
         evaluation=UN["evaluation"],
         device=UN["device"],
         cuda_graph=UN["cuda_graph"],
+        cpu_hours_limit=UN["cpu_hours_limit"],
+        allow_slow_cpu=UN["allow_slow_cpu"],
         checkpoint_dir=lambda w: f"results/unet/{w.dataset}_c{w.channels}",
     wildcard_constraints:
         dataset="|".join(UN["datasets"]),

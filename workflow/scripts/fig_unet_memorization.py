@@ -2,5 +2,8 @@
 
 from memreg import plots
 from memreg.io import load_table
+from memreg.unet_scale import PAPER_SCALE_HINT, table_scale_label
 
-plots.unet_memorization(load_table(snakemake.input[0]), snakemake.output[0])
+table = load_table(snakemake.input[0])
+scale = f"this run: {table_scale_label(table)}; {PAPER_SCALE_HINT}"
+plots.unet_memorization(table, snakemake.output[0], scale)

@@ -12,6 +12,7 @@ import torch
 
 from memreg.io import load_arrays, save_arrays, save_table
 from memreg.unet import UNetConfig
+from memreg.unet_scale import SlowOnCPU, check_cpu_budget
 from memreg.unet_training import EvalConfig, UNetTrainConfig, save_unet, train_unet
 
 sys.stderr = open(snakemake.log[0], "a")  # progress bar and messages go to the log
@@ -22,6 +23,14 @@ arch = UNetConfig(**p.architecture)
 cfg = UNetTrainConfig(**p.train, evaluation=EvalConfig(**p.evaluation))
 images, meta = load_arrays(snakemake.input[0])
 device = None if p.device == "auto" else p.device
+try:  # a paper-scale training that found no GPU stops here, before any work
+    hours = check_cpu_budget(arch.model_channels, arch.resolution, cfg, cfg.evaluation, device,
+                             p.cpu_hours_limit, p.allow_slow_cpu)  # fmt: skip
+except SlowOnCPU as err:
+    sys.exit(f"memreg: train_unet {snakemake.wildcards.dataset}_c{arch.model_channels}: {err}")
+if hours is not None:
+    logging.info("estimated %.2f h on this CPU (unet.cpu_hours_limit = %g h)", hours,
+                 p.cpu_hours_limit)  # fmt: skip
 # Named by a hash of the settings, so a checkpoint left by another configuration never blocks.
 key = hashlib.sha256(json.dumps([p.architecture, p.train, p.evaluation], sort_keys=True).encode())
 checkpoint = Path(p.checkpoint_dir) / f"checkpoint-{key.hexdigest()[:12]}.pt"
@@ -39,6 +48,7 @@ record = {
 }
 table = pd.DataFrame(run.evaluations)
 table.insert(0, "n_params", run.n_params)
+table.insert(0, "resolution", arch.resolution)
 table.insert(0, "model_channels", arch.model_channels)
 table.insert(0, "n_train", len(images["images"]))
 table.insert(0, "dataset", snakemake.wildcards.dataset)
