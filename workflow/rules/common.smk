@@ -1,36 +1,18 @@
-# Configuration (preset merge + validation, before any job starts) and the
-# registry of figures and tables that `rule all` builds.
+# Configuration (layers merged and validated before any job starts, memreg.config) and
+# the registry of figures and tables that `rule all` builds.
 
-import copy
 import re
+from pathlib import Path
 
+from snakemake.common.configfile import load_configfile
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import validate
 
+import memreg.config
 from memreg.data import scale_squares, square_images
 
 
-def merged(base, override):
-    """``base`` with ``override`` merged in, recursively for nested mappings."""
-    out = copy.deepcopy(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merged(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
 def refuse(key, value, allowed):
-    raise WorkflowError(f"config key '{key}' = {value!r} is not allowed; allowed: {allowed}")
-
-
-def apply_preset(cfg):
-    name = cfg.get("preset", "paper")
-    presets = cfg.get("presets", {})
-    if name != "paper" and name not in presets:
-        refuse("preset", name, ["paper", *presets])
-    return merged(cfg, presets.get(name, {}))
+    memreg.config.refuse(key, value, allowed)
 
 
 def check_consistency(cfg):
@@ -81,6 +63,10 @@ def check_unet(un):
     for key in ("eval_every", "checkpoint_every"):
         if tr[key] > tr["steps"]:
             refuse(f"unet.train.{key}", tr[key], f"at most unet.train.steps = {tr['steps']}")
+    if tr["steps"] % tr["eval_every"]:  # so that the final model is always evaluated
+        refuse("unet.train.steps", tr["steps"],
+               f"a multiple of unet.train.eval_every = {tr['eval_every']} (the final model is "
+               "evaluated)")
     if ev["n_grid"] > ev["n_eval"]:
         refuse("unet.evaluation.n_grid", ev["n_grid"],
                f"at most unet.evaluation.n_eval = {ev['n_eval']}")
@@ -102,9 +88,24 @@ def check_unet(un):
                    f"squares [row, col, size] inside {un['squares_resolution']}^2 that stay "
                    f"distinct at unet.resolution = {un['resolution']} ({err})")
 
-config = apply_preset(config)
-validate(config, "../schemas/config.schema.yaml")
-check_consistency(config)
+def merged_config():
+    """config.yaml < the preset < --configfile files < --config, validated as a whole
+    (memreg.config); refusals stop the run before any job as one paragraph."""
+    base = load_configfile(str(Path(workflow.basedir) / "config.yaml"))
+    files = [load_configfile(str(f)) for f in workflow.config_settings.configfiles]
+    try:
+        cfg = memreg.config.build(base, files, dict(workflow.config_settings.config))
+        memreg.config.validate(cfg, load_configfile(str(SCHEMA)))
+        check_consistency(cfg)
+    except memreg.config.ConfigError as err:
+        raise WorkflowError(str(err)) from None
+    return cfg
+
+
+SCHEMA = Path(workflow.current_basedir).parent / "schemas" / "config.schema.yaml"
+_merged = merged_config()
+config.clear()
+config.update(_merged)
 
 def process_params(name):
     """Keyword arguments of memreg.process.make_process for the configured process ``name``."""
