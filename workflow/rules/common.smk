@@ -107,9 +107,79 @@ _merged = merged_config()
 config.clear()
 config.update(_merged)
 
+# The software of every rule: the conda environment of the whole workflow (used with
+# `--sdm conda`; a plain run uses the environment it is started from).
+CONDA_ENV = str(Path(workflow.basedir) / "environment.yml")
+
+
 def process_params(name):
     """Keyword arguments of memreg.process.make_process for the configured process ``name``."""
     return {"name": name, **config["processes"][name]}
+
+
+# Helpers of the rule files, kept here for `snakemake --lint` (no functions beside rules).
+
+
+def sweep_files(kind, ext):
+    """The per-value files of regularization sweep ``kind`` (tikhonov or consistency)."""
+    values = config["regularization"]["tikhonov_c" if kind == "tikhonov" else "consistency_tau"]
+    return [f"results/regularization/{kind}/{float(v)!r}.{ext}" for v in values]
+
+
+def nn_models(study):
+    """The networks of a study: a list of memreg.mlp.ModelSpec keyword dicts."""
+    NN = config["neural"]
+    if study == "tikhonov":
+        return [{"seed": NN["seed"], "parameterization": "nonsingular", "c": float(c)}
+                for c in NN["tikhonov"]["c"]]
+    if study == "early_stopping":
+        return [{"seed": NN["seed"], "parameterization": p, "c": 0.0}
+                for p in NN["early_stopping"]["parameterizations"]]
+    return [{"seed": NN["seed"], "parameterization": "nonsingular", "c": 0.0}]
+
+
+def nn_study(study):
+    """Architecture, training settings and networks of ``study`` (tikhonov,
+    early_stopping or width_<w>), as plain data for the scripts."""
+    NN = config["neural"]
+    run = NN["width"] if study.startswith("width_") else NN[study]
+    width = int(study.split("_")[1]) if study.startswith("width_") else run["width"]
+    every, n = run["snapshot_every"], run["iterations"]
+    return {
+        "architecture": {"dim": 2, "width": width, "n_hidden": NN["n_hidden"],
+                         "embedding_dim": NN["embedding_dim"]},
+        "train": {"iterations": n, "lr": NN["lr"], "ema_decay": NN["ema_decay"],
+                  "t_eps": NN["t_eps"], "save_every": NN["save_every"],
+                  "log_every": NN["log_every"],
+                  "snapshots": sorted({*range(every, n + 1, every), n})},
+        "models": nn_models(study),
+    }
+
+
+def nn_runtime(study):
+    """Minutes for the SLURM profile: measured ~2.5 ms per step for width 256 (five
+    models), scaled by width^2 and padded twice over."""
+    s = nn_study(study)
+    width, n = s["architecture"]["width"], s["train"]["iterations"]
+    ms = 0.5 + 2.0 * len(s["models"]) * (width / 256) ** 2
+    return int(10 + 2 * n * ms / 60000)
+
+
+def unet_architecture(model_channels):
+    """Keyword arguments of memreg.unet.UNetConfig."""
+    UN = config["unet"]
+    return {"resolution": UN["resolution"], "channels": 1, "model_channels": int(model_channels),
+            "channel_mult": UN["channel_mult"], "num_blocks": UN["num_blocks"],
+            "attn_resolutions": UN["attn_resolutions"]}
+
+
+def unet_runtime(model_channels):
+    """Minutes for a cluster profile: CPU seconds per step at 64x64, batch 2, 2 cores, fitted
+    to the measurements in benchmarks/README.md (0.07 + 3.4e-4 C^2: 0.08 s at C = 4, 0.16 s at
+    16, 1.5 s at 64), scaled by the pixel count, doubled for evaluations and slack."""
+    UN = config["unet"]
+    sec_per_step = (0.07 + 3.4e-4 * int(model_channels) ** 2) * (UN["resolution"] / 64) ** 2
+    return int(10 + 2 * UN["train"]["steps"] * sec_per_step / 60)
 
 
 # Every figure and table registers itself here once; `rule all` builds them all.
