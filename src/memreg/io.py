@@ -68,7 +68,7 @@ class CorruptFileError(OSError):
 
 def reject(path: str | os.PathLike, reason: str) -> None:
     """Move the bad file ``path`` to ``<path>.corrupt`` and raise CorruptFileError."""
-    path = Path(path)
+    path = Path(path).absolute()
     aside = path.with_name(path.name + ".corrupt")
     os.replace(path, aside)
     raise CorruptFileError(

@@ -1,6 +1,7 @@
 # Configuration (layers merged and validated before any job starts, memreg.config) and
 # the registry of figures and tables that `rule all` builds.
 
+import os
 import re
 from pathlib import Path
 
@@ -106,6 +107,19 @@ SCHEMA = Path(workflow.current_basedir).parent / "schemas" / "config.schema.yaml
 _merged = merged_config()
 config.clear()
 config.update(_merged)
+
+
+# Presets never overwrite each other: the preset that config.yaml itself selects (the run
+# without --config preset=...) writes results/, figures/, logs/, paper/ and .snakemake/ in
+# the working directory as always; any other preset P writes them under runs/P/ instead.
+# Every process of the run (the main one, each local or SLURM job, --report) parses this
+# file from the same start directory and so changes into the same folder; targets on the
+# command line are paths inside it (results/claims.csv, not runs/P/results/claims.csv).
+DEFAULT_PRESET = load_configfile(str(Path(workflow.basedir) / "config.yaml"))["preset"]
+RUN_ROOT = Path() if config["preset"] == DEFAULT_PRESET else Path("runs") / config["preset"]
+if RUN_ROOT != Path():
+    RUN_ROOT.mkdir(parents=True, exist_ok=True)
+    os.chdir(RUN_ROOT)
 
 # The software of every rule: the conda environment of the whole workflow (used with
 # `--sdm conda`; a plain run uses the environment it is started from).
