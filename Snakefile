@@ -1,6 +1,6 @@
 # memreg: reproduce arXiv:2501.15785 (Baptista, Dasgupta, Kovachki, Oberai, Stuart).
 #   snakemake --cores N                        every figure, table and the paper, paper scale
-#   snakemake --cores N --config preset=smoke  the same rules at smoke scale
+#   snakemake --cores N --config preset=smoke  the same rules at smoke scale, under runs/smoke/
 # Rules live in workflow/rules, one file per experiment family; the science lives
 # in the memreg package (src/memreg); scripts in workflow/scripts only adapt.
 
@@ -14,8 +14,8 @@ min_version("9.20")
 report: "workflow/report/workflow.rst"
 
 
-# The repository's config.yaml, also when run with --directory elsewhere;
-# --configfile FILE and --config KEY=VALUE are merged on top of it.
+# The repository's config.yaml, also when run with --directory elsewhere; common.smk
+# merges the preset, --configfile FILE and --config KEY=VALUE on top of it, in that order.
 configfile: Path(workflow.basedir) / "config.yaml"
 
 

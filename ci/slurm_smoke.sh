@@ -119,7 +119,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-local, cluster = (Path(p) for p in sys.argv[1:3])
+# the smoke preset writes under runs/smoke/ of the directory a run starts from
+local, cluster = (Path(p) / "runs" / "smoke" for p in sys.argv[1:3])
 names = sorted(str(p.relative_to(local)) for p in (local / "results").rglob("*.csv"))
 other = sorted(str(p.relative_to(cluster)) for p in (cluster / "results").rglob("*.csv"))
 if names != other or not names:

@@ -108,3 +108,69 @@ def test_table_write_failure_keeps_old_table(tmp_path, monkeypatch):
     pd.testing.assert_frame_equal(io.load_table(path), old)
     assert json.loads((tmp_path / "t.csv.meta.json").read_text())["v"] == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.csv", "t.csv.meta.json"]
+
+
+# ---- corrupt files are caught on read (issue 14, 4) ----
+
+
+def table_file(tmp_path):
+    path = tmp_path / "0.1.csv"
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame({"process": ["ve"] * 3, "c": [0.1, 0.2, 0.3],
+                          "fraction": rng.random(3), "ci_low": rng.random(3)})
+    io.save_table(path, table, meta={"c": 0.1})
+    return path, table
+
+
+def test_table_records_rows_columns_and_checksum(tmp_path):
+    path, table = table_file(tmp_path)
+    record = json.loads((tmp_path / "0.1.csv.meta.json").read_text())["__table__"]
+    assert record["rows"] == 3 and record["columns"] == list(table.columns)
+    assert len(record["sha256"]) == 64
+
+
+@pytest.mark.parametrize(
+    "damage, reason",
+    [
+        (lambda b: b[:-20], "differs from what was written"),  # last row cut: NaN, same count
+        (lambda b: b[: b.rindex(b"\n", 0, len(b) - 1) + 1], "2 rows"),  # last row gone
+        (lambda b: b.replace(b"ve", b"vp", 1), "differs from what was written"),
+        (lambda b: b"", "not a readable CSV"),
+    ],
+)
+def test_damaged_table_is_moved_aside_and_named(tmp_path, damage, reason):
+    path, _ = table_file(tmp_path)
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(io.CorruptFileError, match=reason) as info:
+        io.load_table(path)
+    assert str(path) in str(info.value) and "Run snakemake again" in str(info.value)
+    assert not path.exists() and (tmp_path / "0.1.csv.corrupt").exists()
+
+
+def test_table_without_record_is_read_unchecked(tmp_path):
+    path = tmp_path / "old.csv"
+    pd.DataFrame({"a": [1, 2]}).to_csv(path, index=False)
+    assert io.load_table(path)["a"].tolist() == [1, 2]
+
+
+@pytest.mark.parametrize("cut", [60, 400])
+def test_truncated_npz_is_moved_aside_and_named(tmp_path, cut):
+    path = tmp_path / "samples.npz"
+    io.save_arrays(path, meta={"c": 0.1}, samples=np.zeros((200, 2)), predicted=np.ones(200))
+    data = path.read_bytes()
+    path.write_bytes(data[:-cut])
+    with pytest.raises(io.CorruptFileError, match="not a readable .npz") as info:
+        io.load_arrays(path)
+    assert str(path) in str(info.value)
+    assert not path.exists() and (tmp_path / "samples.npz.corrupt").read_bytes() == data[:-cut]
+
+
+def test_npz_missing_an_array_is_refused(tmp_path):
+    path = tmp_path / "a.npz"
+    io.save_arrays(path, x=np.ones(3), y=np.zeros(2))
+    arrays, meta = io.load_arrays(path)  # the record itself is not handed back
+    assert set(arrays) == {"x", "y"} and "__arrays__" not in meta
+    with np.load(path) as data:  # rewrite it without y, keeping the record
+        np.savez(path, __meta__=data["__meta__"], x=data["x"])
+    with pytest.raises(io.CorruptFileError, match=r"arrays \['y'\] missing"):
+        io.load_arrays(path)

@@ -105,6 +105,7 @@ def test_training_reduces_the_loss():
     "kw, message",
     [
         ({"eval_every": 10}, "eval_every = 10 is larger than the run"),
+        ({"steps": 7}, "steps = 7 is not a multiple of eval_every = 3"),
         ({"lr": -1.0}, "lr must be > 0"),
         ({"batch_size": 0}, "batch_size must be >= 1"),
     ],

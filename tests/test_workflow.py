@@ -74,10 +74,17 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
 
 
 @pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory) -> Path:
+def smoke_base(tmp_path_factory) -> Path:
+    """The directory the smoke run starts from (-d)."""
     workdir = tmp_path_factory.mktemp("smoke")
     snakemake(workdir, "--config", "preset=smoke")
     return workdir
+
+
+@pytest.fixture(scope="module")
+def smoke_run(smoke_base) -> Path:
+    """Where the smoke preset's outputs are: runs/smoke/ (presets never share a folder)."""
+    return smoke_base / "runs" / "smoke"
 
 
 def test_every_figure_and_table_is_built(smoke_run):
@@ -89,8 +96,9 @@ def test_every_figure_and_table_is_built(smoke_run):
         assert (smoke_run / path).is_file(), path
 
 
-def test_second_run_has_nothing_to_do(smoke_run):
-    out = snakemake(smoke_run, "--config", "preset=smoke", "-n")
+def test_second_run_has_nothing_to_do(smoke_base, smoke_run):
+    assert not (smoke_base / "results").exists()  # the default run's folder is untouched
+    out = snakemake(smoke_base, "--config", "preset=smoke", "-n")
     assert "Nothing to be done" in out.stdout + out.stderr
 
 
@@ -216,8 +224,8 @@ def test_claims_table_reports_every_claim(smoke_run):
     assert (smoke_run / "results/claims.html").is_file()
 
 
-def test_report_holds_every_figure_and_the_claims(smoke_run):
-    snakemake(smoke_run, "--config", "preset=smoke", "--report", "report.html")
+def test_report_holds_every_figure_and_the_claims(smoke_base, smoke_run):
+    snakemake(smoke_base, "--config", "preset=smoke", "--report", "report.html")
     page = (smoke_run / "report.html").read_text()
     for name in FIGURES:
         assert f"{name}.png" in page, name
@@ -249,16 +257,16 @@ def test_paper_is_built_with_every_figure(smoke_run):
     [
         ({"preset": "huge"}, "preset", "paper"),
         ({"dynamics": {"processes": ["ve", "nope"]}}, "processes", "ve_talk"),
-        ({"convergence": {"n_steps": -5}}, "n_steps", "minimum"),
-        ({"boundaries": {"unknown_key": 1}}, "unknown_key", "Additional properties"),
+        ({"convergence": {"n_steps": -5}}, "convergence.n_steps", "an integer >= 1"),
+        ({"boundaries": {"unknown_key": 1}}, "unknown_key", "keys allowed under boundaries"),
         ({"convergence": {"fit_window": [12.0, 6.0]}}, "convergence.fit_window", "low < high"),
         ({"boundaries": {"datasets": ["missing"]}}, "boundaries.datasets", "two_points"),
-        ({"regularization": {"tikhonov_c": [1e-2, -1e-3]}}, "tikhonov_c", "exclusiveMinimum"),
-        ({"regularization": {"consistency_tau": [-0.1]}}, "consistency_tau", "exclusiveMinimum"),
-        ({"regularization": {"tikhonov_c": []}}, "tikhonov_c", "should be non-empty"),
+        ({"regularization": {"tikhonov_c": [1e-2, -1e-3]}}, "tikhonov_c", "a number > 0"),
+        ({"regularization": {"consistency_tau": [-0.1]}}, "consistency_tau", "a number > 0"),
+        ({"regularization": {"tikhonov_c": []}}, "tikhonov_c", "at least 1 item"),
         ({"regularization": {"process": "ve_fast"}}, "process", "'ve_talk', 've', 'vp'"),
-        ({"neural": {"width": {"widths": [0, 16]}}}, "widths", "minimum of 1"),
-        ({"neural": {"lr": -1e-3}}, "lr", "exclusiveMinimum"),
+        ({"neural": {"width": {"widths": [0, 16]}}}, "widths", "an integer >= 1"),
+        ({"neural": {"lr": -1e-3}}, "lr", "a number > 0"),
         (
             {"neural": {"early_stopping": {"snapshot_every": 10**9}}},
             "neural.early_stopping.snapshot_every",
@@ -270,9 +278,13 @@ def test_paper_is_built_with_every_figure(smoke_run):
             "'nonsingular', 'singular'",
         ),
         ({"unet": {"resolution": 62}}, "unet.resolution", "a multiple of 4"),
-        ({"unet": {"model_channels": [2, 8]}}, "model_channels", "minimum of 4"),
+        ({"unet": {"model_channels": [2, 8]}}, "model_channels", "an integer >= 4"),
         ({"unet": {"train": {"eval_every": 10**6}}}, "unet.train.eval_every", "at most"),
         ({"unet": {"device": "tpu"}}, "device", "'auto', 'cpu', 'cuda'"),
+        ({"unet": {"train": {"steps": 1500}}}, "unet.train.steps", "a multiple of"),  # issue 14, 7
+        # issue 14, 1: checked after the preset is merged (the user's file beats the preset)
+        ({"preset": "smoke", "regularization": {"n_samples": 0}}, "n_samples", ">= 1"),
+        ({"presets": {"mine": {"dynamics": {"n_steps": -5}}}, "preset": "mine"}, "n_steps", ">= 1"),
         ({"unet": {"datasets": {"n2": [[60, 60, 12]]}}}, "unet.datasets.n2", "inside 64"),
     ],
 )
@@ -283,4 +295,64 @@ def test_bad_config_is_refused_before_any_job(tmp_path, override, key, allowed):
     message = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert key in message and allowed in message, message[-2000:]
-    assert not (tmp_path / "results").exists()
+    assert len(message.splitlines()) < 12, message  # one paragraph, no schema dump
+    assert not (tmp_path / "results").exists() and not (tmp_path / "runs").exists()
+
+
+def restated(node):
+    """``node`` with every mapping in reverse key order and every float written as text
+    that YAML reads back as the same float (1e-06 -> 1.0e-06)."""
+    if isinstance(node, dict):
+        return {k: restated(node[k]) for k in reversed(list(node))}
+    if isinstance(node, list):
+        return [restated(v) for v in node]
+    return node
+
+
+def test_restating_the_settings_plans_no_job(smoke_base, tmp_path):
+    # issue 14, 3: every rule's params are canonical: restating the run's own settings
+    # (all of them, in reverse key order, through --configfile and --config) reruns nothing.
+    from snakemake.cli import parse_config
+
+    from memreg import config as mc
+
+    base = yaml.safe_load((REPO / "config.yaml").read_text())
+    effective = mc.build(base, [], parse_config(["preset=smoke"]))
+    again = tmp_path / "again.yaml"
+    again.write_text(yaml.safe_dump(restated(effective), sort_keys=False))
+    out = snakemake(smoke_base, "-n", "--configfile", str(again), "--config", "preset=smoke",
+                    f"dynamics__t_min={effective['dynamics']['t_min']}",
+                    "unet={train: {seed: 0}}")
+    assert "Nothing to be done" in out.stdout + out.stderr, (out.stdout + out.stderr)[-3000:]
+
+
+def test_corrupt_intermediates_are_caught_and_rebuilt(smoke_base, smoke_run):
+    # issue 14, 4: a truncated per-value CSV or .npz fails its reader's job, naming the file;
+    # the next run rebuilds it and the table comes out as before.
+    part = smoke_run / "results/regularization/tikhonov/0.1.csv"
+    samples = smoke_run / "results/regularization/tikhonov/0.1.npz"
+    table = smoke_run / "results/regularization/tikhonov.csv"
+    before = table.read_bytes()
+    part.write_bytes(part.read_bytes()[:-60])
+    samples.write_bytes(samples.read_bytes()[:-60])
+    targets = ("results/regularization/tikhonov.csv", "figures/tikhonov_samples.pdf")
+    failed = snakemake(smoke_base, *targets, "--keep-going", "--config", "preset=smoke",
+                       check=False)
+    message = failed.stdout + failed.stderr
+    assert failed.returncode != 0
+    assert f"{part} is corrupt" in message and f"{samples} is corrupt" in message, message[-3000:]
+    assert not part.exists() and not samples.exists()
+    snakemake(smoke_base, *targets, "--config", "preset=smoke")
+    assert table.read_bytes() == before
+
+
+def test_presets_write_apart(tmp_path):
+    # issue 14, 5: the default run writes at the top of the working directory (as the README
+    # says), another preset under runs/<preset>/; neither touches the other's files.
+    target = "results/data/authors_points.npz"
+    snakemake(tmp_path, target)
+    default = (tmp_path / target).read_bytes()
+    snakemake(tmp_path, target, "--config", "preset=smoke")
+    assert (tmp_path / "runs/smoke" / target).is_file()
+    assert (tmp_path / target).read_bytes() == default
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["smoke"]

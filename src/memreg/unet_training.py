@@ -101,6 +101,9 @@ class UNetTrainConfig:
             raise ValueError(
                 f"eval_every = {self.eval_every} is larger than the run (steps = {self.steps})"
             )
+        if self.steps % self.eval_every:  # the final model is always evaluated
+            raise ValueError(f"steps = {self.steps} is not a multiple of eval_every = "
+                             f"{self.eval_every}")
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
 

@@ -22,6 +22,10 @@ rule claims:
         page=report("results/claims.html", caption="../report/claims.rst", category="0. Claims"),
     params:
         thresholds=config["claims"],
+    log:
+        "logs/claims.log",
+    conda:
+        CONDA_ENV,
     resources:
         mem_mb=1000,
         runtime=5,

@@ -10,6 +10,10 @@ rule concat_tables:
         "{table}",
     wildcard_constraints:
         table="|".join(re.escape(path) for path in TABLE_PARTS),
+    log:
+        "logs/concat_tables/{table}.log",
+    conda:
+        CONDA_ENV,
     resources:
         mem_mb=500,
         runtime=5,

@@ -1,36 +1,19 @@
-# Configuration (preset merge + validation, before any job starts) and the
-# registry of figures and tables that `rule all` builds.
+# Configuration (layers merged and validated before any job starts, memreg.config) and
+# the registry of figures and tables that `rule all` builds.
 
-import copy
+import os
 import re
+from pathlib import Path
 
+from snakemake.common.configfile import load_configfile
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import validate
 
+import memreg.config
 from memreg.data import scale_squares, square_images
 
 
-def merged(base, override):
-    """``base`` with ``override`` merged in, recursively for nested mappings."""
-    out = copy.deepcopy(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merged(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
 def refuse(key, value, allowed):
-    raise WorkflowError(f"config key '{key}' = {value!r} is not allowed; allowed: {allowed}")
-
-
-def apply_preset(cfg):
-    name = cfg.get("preset", "paper")
-    presets = cfg.get("presets", {})
-    if name != "paper" and name not in presets:
-        refuse("preset", name, ["paper", *presets])
-    return merged(cfg, presets.get(name, {}))
+    memreg.config.refuse(key, value, allowed)
 
 
 def check_consistency(cfg):
@@ -81,6 +64,10 @@ def check_unet(un):
     for key in ("eval_every", "checkpoint_every"):
         if tr[key] > tr["steps"]:
             refuse(f"unet.train.{key}", tr[key], f"at most unet.train.steps = {tr['steps']}")
+    if tr["steps"] % tr["eval_every"]:  # so that the final model is always evaluated
+        refuse("unet.train.steps", tr["steps"],
+               f"a multiple of unet.train.eval_every = {tr['eval_every']} (the final model is "
+               "evaluated)")
     if ev["n_grid"] > ev["n_eval"]:
         refuse("unet.evaluation.n_grid", ev["n_grid"],
                f"at most unet.evaluation.n_eval = {ev['n_eval']}")
@@ -102,13 +89,111 @@ def check_unet(un):
                    f"squares [row, col, size] inside {un['squares_resolution']}^2 that stay "
                    f"distinct at unet.resolution = {un['resolution']} ({err})")
 
-config = apply_preset(config)
-validate(config, "../schemas/config.schema.yaml")
-check_consistency(config)
+def merged_config():
+    """config.yaml < the preset < --configfile files < --config, validated as a whole
+    (memreg.config); refusals stop the run before any job as one paragraph."""
+    base = load_configfile(str(Path(workflow.basedir) / "config.yaml"))
+    files = [load_configfile(str(f)) for f in workflow.config_settings.configfiles]
+    try:
+        cfg = memreg.config.build(base, files, dict(workflow.config_settings.config))
+        memreg.config.validate(cfg, load_configfile(str(SCHEMA)))
+        check_consistency(cfg)
+    except memreg.config.ConfigError as err:
+        raise WorkflowError(str(err)) from None
+    return cfg
+
+
+SCHEMA = Path(workflow.current_basedir).parent / "schemas" / "config.schema.yaml"
+_merged = merged_config()
+config.clear()
+config.update(_merged)
+
+
+# Presets never overwrite each other: the preset that config.yaml itself selects (the run
+# without --config preset=...) writes results/, figures/, logs/, paper/ and .snakemake/ in
+# the working directory as always; any other preset P writes them under runs/P/ instead.
+# Every process of the run (the main one, each local or SLURM job, --report) parses this
+# file from the same start directory and so changes into the same folder; targets on the
+# command line are paths inside it (results/claims.csv, not runs/P/results/claims.csv).
+DEFAULT_PRESET = load_configfile(str(Path(workflow.basedir) / "config.yaml"))["preset"]
+RUN_ROOT = Path() if config["preset"] == DEFAULT_PRESET else Path("runs") / config["preset"]
+if RUN_ROOT != Path():
+    RUN_ROOT.mkdir(parents=True, exist_ok=True)
+    os.chdir(RUN_ROOT)
+
+# The software of every rule: the conda environment of the whole workflow (used with
+# `--sdm conda`; a plain run uses the environment it is started from).
+CONDA_ENV = str(Path(workflow.basedir) / "environment.yml")
+
 
 def process_params(name):
     """Keyword arguments of memreg.process.make_process for the configured process ``name``."""
     return {"name": name, **config["processes"][name]}
+
+
+# Helpers of the rule files, kept here for `snakemake --lint` (no functions beside rules).
+
+
+def sweep_files(kind, ext):
+    """The per-value files of regularization sweep ``kind`` (tikhonov or consistency)."""
+    values = config["regularization"]["tikhonov_c" if kind == "tikhonov" else "consistency_tau"]
+    return [f"results/regularization/{kind}/{float(v)!r}.{ext}" for v in values]
+
+
+def nn_models(study):
+    """The networks of a study: a list of memreg.mlp.ModelSpec keyword dicts."""
+    NN = config["neural"]
+    if study == "tikhonov":
+        return [{"seed": NN["seed"], "parameterization": "nonsingular", "c": float(c)}
+                for c in NN["tikhonov"]["c"]]
+    if study == "early_stopping":
+        return [{"seed": NN["seed"], "parameterization": p, "c": 0.0}
+                for p in NN["early_stopping"]["parameterizations"]]
+    return [{"seed": NN["seed"], "parameterization": "nonsingular", "c": 0.0}]
+
+
+def nn_study(study):
+    """Architecture, training settings and networks of ``study`` (tikhonov,
+    early_stopping or width_<w>), as plain data for the scripts."""
+    NN = config["neural"]
+    run = NN["width"] if study.startswith("width_") else NN[study]
+    width = int(study.split("_")[1]) if study.startswith("width_") else run["width"]
+    every, n = run["snapshot_every"], run["iterations"]
+    return {
+        "architecture": {"dim": 2, "width": width, "n_hidden": NN["n_hidden"],
+                         "embedding_dim": NN["embedding_dim"]},
+        "train": {"iterations": n, "lr": NN["lr"], "ema_decay": NN["ema_decay"],
+                  "t_eps": NN["t_eps"], "save_every": NN["save_every"],
+                  "log_every": NN["log_every"],
+                  "snapshots": sorted({*range(every, n + 1, every), n})},
+        "models": nn_models(study),
+    }
+
+
+def nn_runtime(study):
+    """Minutes for the SLURM profile: measured ~2.5 ms per step for width 256 (five
+    models), scaled by width^2 and padded twice over."""
+    s = nn_study(study)
+    width, n = s["architecture"]["width"], s["train"]["iterations"]
+    ms = 0.5 + 2.0 * len(s["models"]) * (width / 256) ** 2
+    return int(10 + 2 * n * ms / 60000)
+
+
+def unet_architecture(model_channels):
+    """Keyword arguments of memreg.unet.UNetConfig."""
+    UN = config["unet"]
+    return {"resolution": UN["resolution"], "channels": 1, "model_channels": int(model_channels),
+            "channel_mult": UN["channel_mult"], "num_blocks": UN["num_blocks"],
+            "attn_resolutions": UN["attn_resolutions"]}
+
+
+def unet_runtime(model_channels):
+    """Minutes for a cluster profile: CPU seconds per step at 64x64, batch 2, 2 cores, fitted
+    to the measurements in benchmarks/README.md (0.07 + 3.4e-4 C^2: 0.08 s at C = 4, 0.16 s at
+    16, 1.5 s at 64), scaled by the pixel count, doubled for evaluations and slack."""
+    UN = config["unet"]
+    sec_per_step = (0.07 + 3.4e-4 * int(model_channels) ** 2) * (UN["resolution"] / 64) ** 2
+    return int(10 + 2 * UN["train"]["steps"] * sec_per_step / 60)
 
 
 # Every figure and table registers itself here once; `rule all` builds them all.

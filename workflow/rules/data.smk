@@ -6,6 +6,10 @@ rule authors_points:
         "results/data/authors_points.npz",
     params:
         cfg=config["data"]["authors_points"],
+    log:
+        "logs/authors_points.log",
+    conda:
+        CONDA_ENV,
     resources:
         mem_mb=500,
         runtime=5,
@@ -18,6 +22,10 @@ rule point_set:
         "results/data/{dataset}.npz",
     params:
         points=lambda w: config["data"]["point_sets"][w.dataset],
+    log:
+        "logs/point_set/{dataset}.log",
+    conda:
+        CONDA_ENV,
     resources:
         mem_mb=500,
         runtime=5,

@@ -11,6 +11,10 @@ rule trajectories:
         process=lambda w: process_params(w.process),
         study={k: v for k, v in config["dynamics"].items() if k != "processes"},
     threads: 1
+    log:
+        "logs/trajectories/{process}.log",
+    conda:
+        CONDA_ENV,
     resources:
         mem_mb=1000,
         runtime=10,
@@ -29,6 +33,10 @@ rule convergence:
         process=lambda w: process_params(w.process),
         study={k: v for k, v in config["convergence"].items() if k != "processes"},
     threads: 1
+    log:
+        "logs/convergence/{process}.log",
+    conda:
+        CONDA_ENV,
     resources:
         mem_mb=1000,
         runtime=10,
@@ -48,6 +56,10 @@ rule boundaries:
         study={k: v for k, v in config["boundaries"].items() if k not in ("datasets", "process")},
         dataset=lambda w: w.dataset,
     threads: 1
+    log:
+        "logs/boundaries/{dataset}.log",
+    conda:
+        CONDA_ENV,
     resources:
         mem_mb=1000,
         runtime=10,

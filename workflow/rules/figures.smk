@@ -7,6 +7,10 @@ rule fig_data_voronoi:
         "results/data/authors_points.npz",
     output:
         figure("data_voronoi", "A-E"),
+    log:
+        "logs/fig_data_voronoi.log",
+    conda:
+        CONDA_ENV,
     resources:
         mem_mb=1000,
         runtime=5,
@@ -24,6 +28,10 @@ rule fig_dynamics:
         "results/dynamics/trajectories_{process}.npz",
     output:
         figure_outputs("{process}_dynamics", "A-E", "dynamics"),
+    log:
+        "logs/fig_dynamics/{process}.log",
+    conda:
+        CONDA_ENV,
     resources:
         mem_mb=1000,
         runtime=5,
@@ -40,6 +48,10 @@ rule fig_convergence_s:
         figure("convergence_s", "A-E"),
     params:
         processes=config["convergence"]["processes"],
+    log:
+        "logs/fig_convergence_s.log",
+    conda:
+        CONDA_ENV,
     resources:
         mem_mb=1000,
         runtime=5,
@@ -56,6 +68,10 @@ rule fig_voronoi_boundaries:
         figure("voronoi_boundaries", "A-E"),
     params:
         datasets=config["boundaries"]["datasets"],
+    log:
+        "logs/fig_voronoi_boundaries.log",
+    conda:
+        CONDA_ENV,
     resources:
         mem_mb=1000,
         runtime=5,
@@ -78,6 +94,10 @@ rule fig_regularized_samples:
         n_shown=REG["n_shown"],
     wildcard_constraints:
         kind="tikhonov|consistency",
+    log:
+        "logs/fig_regularized_samples/{kind}.log",
+    conda:
+        CONDA_ENV,
     resources:
         mem_mb=1000,
         runtime=5,
@@ -96,6 +116,10 @@ rule fig_memorization_curve:
         label=lambda w: REG_LABELS[w.kind][1],
     wildcard_constraints:
         kind="tikhonov|consistency",
+    log:
+        "logs/fig_memorization_curve/{kind}.log",
+    conda:
+        CONDA_ENV,
     resources:
         mem_mb=1000,
         runtime=5,
@@ -114,6 +138,10 @@ rule fig_score_vs_time:
         "results/regularization/score_vs_time.csv",
     output:
         figure("score_vs_time", "F-G"),
+    log:
+        "logs/fig_score_vs_time.log",
+    conda:
+        CONDA_ENV,
     resources:
         mem_mb=1000,
         runtime=5,
@@ -130,6 +158,10 @@ rule fig_nn_tikhonov_samples:
     params:
         c=NN["tikhonov"]["c"],
         n_shown=REG["n_shown"],
+    log:
+        "logs/fig_nn_tikhonov_samples.log",
+    conda:
+        CONDA_ENV,
     resources:
         mem_mb=1000,
         runtime=5,
@@ -152,8 +184,12 @@ for _name, (_table, _function) in NN_FIGURES.items():
             _table,
         output:
             figure(_name, "H-J"),
+        log:
+            f"logs/fig_{_name}.log",
         params:
             function=_function,
+        conda:
+            CONDA_ENV,
         resources:
             mem_mb=1000,
             runtime=5,

@@ -6,43 +6,6 @@
 NN = config["neural"]
 
 
-def nn_models(study):
-    """The networks of a study: a list of memreg.mlp.ModelSpec keyword dicts."""
-    if study == "tikhonov":
-        return [{"seed": NN["seed"], "parameterization": "nonsingular", "c": float(c)}
-                for c in NN["tikhonov"]["c"]]
-    if study == "early_stopping":
-        return [{"seed": NN["seed"], "parameterization": p, "c": 0.0}
-                for p in NN["early_stopping"]["parameterizations"]]
-    return [{"seed": NN["seed"], "parameterization": "nonsingular", "c": 0.0}]
-
-
-def nn_study(study):
-    """Architecture, training settings and networks of ``study`` (tikhonov,
-    early_stopping or width_<w>), as plain data for the scripts."""
-    run = NN["width"] if study.startswith("width_") else NN[study]
-    width = int(study.split("_")[1]) if study.startswith("width_") else run["width"]
-    every, n = run["snapshot_every"], run["iterations"]
-    return {
-        "architecture": {"dim": 2, "width": width, "n_hidden": NN["n_hidden"],
-                         "embedding_dim": NN["embedding_dim"]},
-        "train": {"iterations": n, "lr": NN["lr"], "ema_decay": NN["ema_decay"],
-                  "t_eps": NN["t_eps"], "save_every": NN["save_every"],
-                  "log_every": NN["log_every"],
-                  "snapshots": sorted({*range(every, n + 1, every), n})},
-        "models": nn_models(study),
-    }
-
-
-def nn_runtime(study):
-    """Minutes for the SLURM profile: measured ~2.5 ms per step for width 256 (five
-    models), scaled by width^2 and padded twice over."""
-    s = nn_study(study)
-    width, n = s["architecture"]["width"], s["train"]["iterations"]
-    ms = 0.5 + 2.0 * len(s["models"]) * (width / 256) ** 2
-    return int(10 + 2 * n * ms / 60000)
-
-
 NN_STUDIES = ["tikhonov", "early_stopping", *[f"width_{w}" for w in NN["width"]["widths"]]]
 
 
@@ -60,6 +23,8 @@ rule train_mlp:
     wildcard_constraints:
         study="|".join(NN_STUDIES),
     threads: 1
+    conda:
+        CONDA_ENV,
     resources:
         mem_mb=2000,
         runtime=lambda w: nn_runtime(w.study),
@@ -86,6 +51,10 @@ rule evaluate_mlp:
     wildcard_constraints:
         study="|".join(NN_STUDIES),
     threads: 1
+    log:
+        "logs/evaluate_mlp/{study}.log",
+    conda:
+        CONDA_ENV,
     resources:
         mem_mb=2000,
         runtime=30,
@@ -103,6 +72,10 @@ rule nn_score_vs_time:
     params:
         process=process_params(NN["process"]),
         curves=NN["tikhonov"]["score_vs_time"],
+    log:
+        "logs/nn_score_vs_time.log",
+    conda:
+        CONDA_ENV,
     resources:
         mem_mb=1000,
         runtime=5,

@@ -41,6 +41,10 @@ rule paper_generated:
     params:
         boundary_tol=config["boundaries"]["tol"],
         delta=config["paper"]["nn_delta"],
+    log:
+        "logs/paper_generated.log",
+    conda:
+        CONDA_ENV,
     resources:
         mem_mb=1000,
         runtime=5,
@@ -63,6 +67,8 @@ rule paper:
     params:
         build="paper/build",
         packages=TEX_PACKAGES,
+    conda:
+        CONDA_ENV,
     resources:
         mem_mb=2000,
         runtime=10,

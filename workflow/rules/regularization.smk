@@ -6,10 +6,6 @@ REG = config["regularization"]
 SWEEPS = {"tikhonov": ("c", REG["tikhonov_c"]), "consistency": ("tau", REG["consistency_tau"])}
 
 
-def sweep_files(kind, ext):
-    return [f"results/regularization/{kind}/{float(v)!r}.{ext}" for v in SWEEPS[kind][1]]
-
-
 rule regularized_sampling:
     """F (Tikhonov c) and G (consistency tau): samples of one regularized score."""
     input:
@@ -25,6 +21,10 @@ rule regularized_sampling:
         kind="tikhonov|consistency",
         value=r"[0-9][0-9.e+-]*",
     threads: 1
+    log:
+        "logs/regularized_sampling/{kind}_{value}.log",
+    conda:
+        CONDA_ENV,
     resources:
         mem_mb=1000,
         runtime=10,
@@ -45,6 +45,10 @@ rule score_vs_time:
     params:
         process=process_params(REG["process"]),
         curves=REG["score_vs_time"],
+    log:
+        "logs/score_vs_time.log",
+    conda:
+        CONDA_ENV,
     resources:
         mem_mb=1000,
         runtime=5,

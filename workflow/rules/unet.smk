@@ -5,21 +5,6 @@ UN = config["unet"]
 UNET_SIZES = [int(c) for c in UN["model_channels"]]
 
 
-def unet_architecture(model_channels):
-    """Keyword arguments of memreg.unet.UNetConfig."""
-    return {"resolution": UN["resolution"], "channels": 1, "model_channels": int(model_channels),
-            "channel_mult": UN["channel_mult"], "num_blocks": UN["num_blocks"],
-            "attn_resolutions": UN["attn_resolutions"]}
-
-
-def unet_runtime(model_channels):
-    """Minutes for a cluster profile: CPU seconds per step at 64x64, batch 2, 2 cores, fitted
-    to the measurements in benchmarks/README.md (0.07 + 3.4e-4 C^2: 0.08 s at C = 4, 0.16 s at
-    16, 1.5 s at 64), scaled by the pixel count, doubled for evaluations and slack."""
-    sec_per_step = (0.07 + 3.4e-4 * int(model_channels) ** 2) * (UN["resolution"] / 64) ** 2
-    return int(10 + 2 * UN["train"]["steps"] * sec_per_step / 60)
-
-
 rule unet_images:
     """K: the training images, one square each, in [0, 1]."""
     output:
@@ -30,6 +15,10 @@ rule unet_images:
         resolution=UN["resolution"],
     wildcard_constraints:
         dataset="|".join(UN["datasets"]),
+    log:
+        "logs/unet_images/{dataset}.log",
+    conda:
+        CONDA_ENV,
     resources:
         mem_mb=500,
         runtime=5,
@@ -59,6 +48,8 @@ rule train_unet:
         dataset="|".join(UN["datasets"]),
         channels="|".join(str(c) for c in UNET_SIZES),
     threads: UN["threads"]
+    conda:
+        CONDA_ENV,
     resources:
         gpu_slots=1,  # `--resources gpu_slots=K`: at most K trainings at once (on one GPU)
         mem_mb=lambda w: 2000 + 200 * int(w.channels),
@@ -83,6 +74,10 @@ rule fig_unet_training_images:
         figure("unet_training_images", "K"),
     params:
         datasets=list(UN["datasets"]),
+    log:
+        "logs/fig_unet_training_images.log",
+    conda:
+        CONDA_ENV,
     resources:
         mem_mb=1000,
         runtime=5,
@@ -99,6 +94,10 @@ rule fig_unet_samples_vs_steps:
         figure("unet_samples_vs_steps", "K"),
     params:
         rows=UN["grid"]["rows"],
+    log:
+        "logs/fig_unet_samples_vs_steps.log",
+    conda:
+        CONDA_ENV,
     resources:
         mem_mb=1000,
         runtime=5,
@@ -112,6 +111,10 @@ rule fig_unet_memorization:
         "results/unet/memorization.csv",
     output:
         figure("unet_memorization", "K"),
+    log:
+        "logs/fig_unet_memorization.log",
+    conda:
+        CONDA_ENV,
     resources:
         mem_mb=1000,
         runtime=5,

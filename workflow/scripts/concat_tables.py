@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from memreg.io import save_table
+from memreg.io import load_table, save_table
 
-table = pd.concat([pd.read_csv(path) for path in snakemake.input], ignore_index=True)
+table = pd.concat([load_table(path) for path in snakemake.input], ignore_index=True)
 save_table(snakemake.output[0], table, {"parts": list(snakemake.input)})

@@ -2,12 +2,11 @@
 
 from pathlib import Path
 
-import pandas as pd
-
+from memreg.io import load_table
 from memreg.paper import tables_tex, values_macros
 
 p = snakemake.params
-tables = {key: pd.read_csv(path) for key, path in snakemake.input.items()}
+tables = {key: load_table(path) for key, path in snakemake.input.items()}
 Path(snakemake.output.values).write_text(values_macros(tables, p.boundary_tol, p.delta))
 texts = tables_tex(tables, p.boundary_tol)
 for path in snakemake.output.tables:

@@ -1,0 +1,210 @@
+"""The workflow's settings: layers merged in a fixed order, then checked as a whole.
+
+Precedence, from weakest to strongest:
+
+1. the repository's ``config.yaml``;
+2. the chosen preset, ``presets[<preset>]`` (the name comes from the strongest layer that
+   sets ``preset``);
+3. the user's ``--configfile`` files, in the order given;
+4. ``--config`` on the command line. A nested key is set either with sections joined by
+   ``__`` (``--config regularization__n_samples=100``) or with a YAML mapping that is merged
+   into the section (``--config "regularization={n_samples: 100}"``).
+
+The merge keeps ``config.yaml``'s key order and writes a restated number the way
+``config.yaml`` does (``1`` where it has ``1.0``, ``2.0`` where it has ``2``), so restating a
+value changes nothing that a rule hashes. The merged result is validated against the JSON
+schema with the preset names taken from ``presets``; a refusal is one short paragraph
+(:class:`ConfigError`): the key, the value, what is allowed.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import jsonschema
+import yaml
+
+#: Separator of sections in a command-line key: ``unet__train__steps=300``.
+PATH_SEPARATOR = "__"
+#: Where a user finds every key, its meaning and its allowed values.
+WHERE = "see config.yaml and workflow/schemas/config.schema.yaml"
+
+
+class ConfigError(ValueError):
+    """A refused setting; the message is one paragraph (key, value, what is allowed)."""
+
+
+def dotted(path: Sequence[Any]) -> str:
+    """``['unet', 'train', 'steps']`` -> ``unet.train.steps``; list indices as ``[k]``."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 5] + " ...]"
+
+
+def refuse(key: str, value: Any, allowed: str) -> None:
+    """Raise the one-paragraph refusal of ``key`` = ``value``."""
+    raise ConfigError(f"config key '{key}' = {short(value)} is not allowed: {allowed} ({WHERE}).")
+
+
+# ---- merging ---------------------------------------------------------------------------
+
+
+def written_like(value: Any, old: Any) -> Any:
+    """``value`` with its numbers written as ``old`` writes them (int or float), so that a
+    restated value is equal to the original also in ``repr`` (what Snakemake hashes)."""
+    if isinstance(value, bool) or isinstance(old, bool):
+        return value
+    if isinstance(old, float) and isinstance(value, int):
+        return float(value)
+    if isinstance(old, int) and isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(old, list) and isinstance(value, list) and old:
+        if len({type(x) for x in old}) == 1:
+            return [written_like(v, old[0]) for v in value]
+    return value
+
+
+def merged(base: Mapping, override: Mapping) -> dict:
+    """``base`` with ``override`` merged in, recursively for mappings; keys keep ``base``'s
+    order (new keys come last) and restated numbers are written as ``base`` writes them."""
+    out = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        old = out.get(key)
+        if isinstance(value, Mapping) and isinstance(old, Mapping):
+            out[key] = merged(old, value)
+        else:
+            out[key] = written_like(copy.deepcopy(value), old)
+    return out
+
+
+def parse_value(value: Any) -> Any:
+    """A command-line value: Snakemake parses top-level values itself, but values inside a
+    YAML mapping given to ``--config`` arrive as strings; parse those as numbers or YAML."""
+    if isinstance(value, Mapping):
+        return {k: parse_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [parse_value(v) for v in value]
+    if not isinstance(value, str):
+        return value
+    for number in (int, float):
+        try:
+            return number(value)
+        except ValueError:
+            pass
+    try:
+        return yaml.safe_load(value)
+    except yaml.YAMLError:
+        return value
+
+
+def cli_overrides(cli: Mapping[str, Any]) -> dict:
+    """Snakemake's ``--config`` mapping as nested settings: ``a__b=1`` -> ``{a: {b: 1}}``."""
+    out: dict = {}
+    for key, value in cli.items():
+        path = str(key).split(PATH_SEPARATOR)
+        if any(not part for part in path):
+            refuse(str(key), value, f"sections joined by '{PATH_SEPARATOR}', e.g. "
+                   f"regularization{PATH_SEPARATOR}n_samples=100")
+        nested: Any = parse_value(value)
+        for part in reversed(path):
+            nested = {part: nested}
+        out = merged(out, nested)
+    return out
+
+
+def user_layers(files: Sequence[Mapping], cli: Mapping[str, Any]) -> dict:
+    """The user's settings: the ``--configfile`` files in order, then ``--config``."""
+    user: dict = {}
+    for layer in files:
+        if layer is None:
+            continue
+        if not isinstance(layer, Mapping):
+            refuse("(a --configfile)", layer, "a YAML mapping of sections, as in config.yaml")
+        user = merged(user, layer)
+    return merged(user, cli_overrides(cli))
+
+
+def build(base: Mapping, files: Sequence[Mapping] = (), cli: Mapping[str, Any] | None = None
+          ) -> dict:
+    """config.yaml (``base``), the preset, the ``files`` and ``cli`` merged in that order.
+    The preset is ``preset`` of the strongest layer that sets it; ``presets`` may gain
+    entries from the user's layers."""
+    user = user_layers(files, cli or {})
+    presets = merged(base.get("presets") or {}, user.get("presets") or {})
+    name = user.get("preset", base.get("preset"))
+    if not isinstance(name, str) or name not in presets:
+        refuse("preset", name, f"a key of presets: {', '.join(map(str, presets))}")
+    if not isinstance(presets[name], Mapping):
+        refuse(f"presets.{name}", presets[name], "a mapping of settings to override")
+    return merged(merged(base, presets[name]), user)
+
+
+# ---- validation ------------------------------------------------------------------------
+
+
+def _allowed(error: jsonschema.ValidationError) -> str:
+    """What the failed schema keyword allows, in words."""
+    kind, arg, schema = error.validator, error.validator_value, error.schema
+    number = "an integer" if schema.get("type") == "integer" else "a number"
+    words = {
+        "minimum": f"{number} >= {arg}",
+        "exclusiveMinimum": f"{number} > {arg}",
+        "maximum": f"{number} <= {arg}",
+        "exclusiveMaximum": f"{number} < {arg}",
+        "multipleOf": f"a multiple of {arg}",
+        "minItems": f"a list of at least {arg} item{'s' if arg != 1 else ''}",
+        "maxItems": f"a list of at most {arg} items",
+        "uniqueItems": "a list without repeated items",
+        "minProperties": f"a mapping with at least {arg} key{'s' if arg != 1 else ''}",
+        "pattern": f"a string matching {arg}",
+    }
+    if kind == "enum":
+        return "one of " + ", ".join(repr(v) for v in arg)
+    if kind == "type":
+        names = {"object": "a mapping", "array": "a list", "integer": "an integer",
+                 "number": "a number", "string": "a string", "boolean": "true or false"}
+        types = arg if isinstance(arg, list) else [arg]
+        return " or ".join(names.get(t, t) for t in types)
+    if kind in words:
+        return words[kind]
+    if kind == "additionalProperties" and isinstance(schema.get("properties"), Mapping):
+        return "one of the keys " + ", ".join(schema["properties"])
+    return error.message.splitlines()[0]
+
+
+def validate(cfg: Mapping, schema: Mapping) -> None:
+    """Check the merged settings against ``schema``; the preset names allowed are the keys
+    of ``cfg['presets']``. Raises :class:`ConfigError` (one paragraph) on the first refusal."""
+    schema = copy.deepcopy(dict(schema))
+    presets = cfg.get("presets")
+    if isinstance(presets, Mapping):
+        schema["properties"]["preset"] = {"type": "string", "enum": list(presets)}
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(cfg), key=lambda e: (list(map(str, e.absolute_path)),
+                                                                   e.validator != "type"))
+    if not errors:
+        return
+    error = jsonschema.exceptions.best_match(errors)
+    path = list(error.absolute_path)
+    if error.validator == "additionalProperties":
+        known = error.schema.get("properties", {})
+        extra = [k for k in error.instance if k not in known]
+        key = dotted([*path, extra[0]]) if extra else dotted(path)
+        section = f"under {dotted(path)}" if path else "at the top level"
+        raise ConfigError(
+            f"config key '{key}' is unknown; the keys allowed {section} are: "
+            f"{', '.join(known)} ({WHERE}).")
+    if error.validator == "required":
+        missing = [k for k in error.validator_value if k not in error.instance]
+        raise ConfigError(f"config key '{dotted([*path, *missing[:1]])}' is missing: "
+                          f"{dotted(path)} needs the keys {', '.join(error.validator_value)} "
+                          f"({WHERE}).")
+    refuse(dotted(path), error.instance, _allowed(error))
