@@ -188,12 +188,16 @@ def unet_architecture(model_channels):
 
 
 def unet_runtime(model_channels):
-    """Minutes for a cluster profile: CPU seconds per step at 64x64, batch 2, 2 cores, fitted
-    to the measurements in benchmarks/README.md (0.07 + 3.4e-4 C^2: 0.08 s at C = 4, 0.16 s at
-    16, 1.5 s at 64), scaled by the pixel count, doubled for evaluations and slack."""
+    """Minutes for a cluster profile: the CPU estimate of memreg.unet_scale.cpu_hours (the
+    measured 2-thread timings of benchmarks/README.md), with half again for slack; a GPU
+    job takes a small part of it."""
+    from memreg.unet_scale import cpu_hours
+    from memreg.unet_training import EvalConfig, UNetTrainConfig
+
     UN = config["unet"]
-    sec_per_step = (0.07 + 3.4e-4 * int(model_channels) ** 2) * (UN["resolution"] / 64) ** 2
-    return int(10 + 2 * UN["train"]["steps"] * sec_per_step / 60)
+    hours = cpu_hours(int(model_channels), UN["resolution"], UNetTrainConfig(**UN["train"]),
+                      EvalConfig(**UN["evaluation"]))  # fmt: skip
+    return int(10 + 1.5 * 60 * hours)
 
 
 # Every figure and table registers itself here once; `rule all` builds them all.
