@@ -26,7 +26,8 @@ Numerics: float64, log-sum-exp weights, and two forms of the squared distances:
   / (2 sigma^2), from one matrix product per chunk (BLAS speed; memory O(B * chunk)).
   Its rounding error is at most E = gamma (2 alpha |x| max|x_n| + alpha^2 max|x_n|^2) /
   (2 sigma^2), gamma = (d + 4) eps (Higham's bound for dot products, with a factor 2 to
-  spare). Where E <= 1e-11 the weights are exact to ~2e-11 and are used as they are.
+  spare). Where E <= 4e-11 the logits are used as they are: each weight is then within a
+  factor e^{+-2E} of its exact value, so |D - D_exact| <= (e^{2E} - 1) max|x_n| <= 8e-11 max|x_n|.
   Elsewhere (small sigma, large data) only the logits within 2E + K of the row maximum,
   K = 40 + log N, can carry weight (any other has a true weight below e^{-K} of the
   largest); those few are recomputed from direct differences and the rest are dropped.
@@ -52,7 +53,7 @@ DEFAULT_CHUNK_BYTES = 4 * 2**20
 FORMS = ("auto", "direct", "expansion")
 EXPANSION_MIN_DIM = 16  # "auto": direct differences below this dimension
 SMALL_DIM = 4  # "direct": distances coordinate by coordinate up to this dimension
-LOGIT_TOL = 1e-11  # largest rounding error of an expansion logit used without recomputation
+LOGIT_TOL = 4e-11  # largest rounding error of an expansion logit used without recomputation
 T_SLACK = 1e-12  # relative slack on t <= T, for t(s(T)) rounded up by one ulp
 
 
@@ -229,7 +230,7 @@ class EmpiricalScore:
                     b, n = rows[k : k + pair_chunk], cols[k : k + pair_chunk]
                     diff = x[b] - alpha[b] * part[n]
                     logits[b, n] = -(diff * diff).sum(dim=1) / two_s2[b, 0]
-            m, norm, acc = _online_update(m, norm, acc, logits, part)
+            m, norm, acc = _online_update(m, norm, acc, logits, part, sparse=True)
         log_total = m + torch.log(norm) - torch.where(exact, 0.0, sq_x / two_s2)
         return acc / norm, log_total
 
@@ -260,13 +261,23 @@ class EmpiricalScore:
         return self._mass(log_total) * (alpha * mean - x) / (sigma2 + self.c)
 
 
-def _online_update(m, norm, acc, logits, part):
+def _online_update(m, norm, acc, logits, part, sparse=False):
     """One chunk of the online log-sum-exp: running max m, sum of e^{L - m}, and the
-    weighted sum acc of the training points, all rescaled to the new maximum."""
+    weighted sum acc of the training points, all rescaled to the new maximum. sparse: where
+    at most 1/8 of the chunk's points have a non-zero weight in some row (small sigma), the
+    weighted sum runs over those columns only (the others add exact zeros)."""
     m_new = torch.maximum(m, logits.max(dim=1, keepdim=True).values)
     m_safe = torch.where(torch.isfinite(m_new), m_new, 0.0)  # rows without logits yet
     rescale = torch.exp(m - m_safe)
     p = torch.exp(logits - m_safe)
+    if sparse:
+        cols = (p != 0).any(dim=0).nonzero().squeeze(1)
+        if cols.numel() <= part.shape[0] // 8:
+            return (
+                m_new,
+                norm * rescale + p.sum(dim=1, keepdim=True),
+                acc * rescale + p[:, cols] @ part[cols],
+            )
     return m_new, norm * rescale + p.sum(dim=1, keepdim=True), acc * rescale + p @ part
 
 
