@@ -46,8 +46,8 @@ Score = Callable[[torch.Tensor, Any], torch.Tensor]
 
 _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(8)
 DEFAULT_STEPS = 400  # fixed grids: steps when only spacing (or method "heun") is asked for
-DEFAULT_RTOL = 1e-5  # adaptive default: tolerances on y = x / alpha per coordinate
-DEFAULT_ATOL = 1e-5
+DEFAULT_RTOL = 5e-6  # adaptive default: tolerances on y = x / alpha per coordinate
+DEFAULT_ATOL = 5e-6
 SMALL_WORK = 2**22  # B N d below which the adaptive sampler runs on one intra-op thread
 INITIAL_STEP = 0.2  # first step in s = -log sigma_hat
 
@@ -278,7 +278,8 @@ def sample_ode(
         step = _heun_step(score, proc)
     else:
         raise ValueError(f"unknown method {method!r}; allowed: 'exponential', 'heun'")
-    return _integrate(step, x, t, return_trajectory, progress)
+    with _few_threads(score, x):
+        return _integrate(step, x, t, return_trajectory, progress)
 
 
 def _g(z: torch.Tensor) -> torch.Tensor:
@@ -307,7 +308,7 @@ def _stage_s(proc: Process, c: float, s0, s1, lam, frac: float) -> torch.Tensor:
 @contextmanager
 def _few_threads(score: Score, x: torch.Tensor):
     """One intra-op thread on the CPU while the work per evaluation is small (B N d < 2^22
-    for an EmpiricalScore): the sampler is then bound by dispatch, and waking a second
+    for an EmpiricalScore): the samplers are then bound by dispatch, and waking a second
     thread per tiny op costs more than it gains (much more on a busy machine)."""
     train = getattr(score, "train", None)
     small = isinstance(train, torch.Tensor) and x.numel() * train.shape[0] < SMALL_WORK
