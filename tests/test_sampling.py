@@ -3,6 +3,8 @@ convergence orders, Heun, reproducibility, time grids, the reverse SDE and colla
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -389,7 +391,7 @@ def test_adaptive_keeps_the_callers_threads():
 def test_sample_count_refused(n):
     score = EmpiricalScore(TRAIN)
     for sampler in (sample_ode, sample_sde):
-        with pytest.raises(ValueError, match=f"n must be a positive integer.*{n!r}"):
+        with pytest.raises(ValueError, match="n must be a positive integer.*" + re.escape(repr(n))):
             sampler(score, n=n)
 
 

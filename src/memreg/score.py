@@ -61,7 +61,7 @@ def check_constant(name: str, value: Any) -> float:
     """A regularization constant (c, tau) as a float, refused unless a finite real >= 0."""
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
     if not (ok and math.isfinite(value) and value >= 0):
-        raise ValueError(f"{name} must be a finite real number >= 0, got {value!r}")
+        raise ValueError(f"{name} must be >= 0, a finite real number; got {value!r}")
     return float(value)
 
 
