@@ -16,13 +16,15 @@ second-order update (exponential Heun, ETD2RK) adds (D_1 - D_0)(1 - (1 - e^{-Lam
 with D_1 the denoiser at the predicted end point. For a score without ``c`` (a
 learned one) c = 0 and D is Tweedie's D = (x + sigma^2 s) / alpha.
 
-Default: step-size control on that integrator, per sample. Each sample carries its own
-s and step h; a step is accepted when the first/second-order difference
-|(D_1 - D_0)(1 - (1 - e^{-Lambda}) / Lambda)| <= atol + rtol |y| in every coordinate,
-and h changes by 0.9 err^{-1/2} (clipped to [0.2, 10]). While the weights are locked onto
-one training point D_1 = D_0, the update is exact and the step grows tenfold, so a sample
-spends its steps only where its weights move. With ``n_steps`` or ``t_grid`` the fixed
-grid is used instead (every sample on the same times).
+Default: step-size control, per sample, on the third-order exponential Runge-Kutta method
+with stages at Lambda-fractions 0, 1/3, 2/3 (Hochbruck & Ostermann 2010; equations in
+``_adaptive_exponential``). Each sample carries its own s and step h; a step is accepted
+when its error estimate (the third- minus the embedded second-order result) is below
+atol + rtol |y| in every coordinate, and h changes by 0.9 err^{-1/3} (clipped to [0.2, 10]).
+While the weights are locked onto one training point D is constant, the update is exact,
+the estimate is 0 and the step grows tenfold, so a sample spends its steps only where its
+weights move. With ``n_steps`` or ``t_grid`` the fixed grid is used instead (every sample
+on the same times, exponential Heun or Euler).
 
 Also: Heun's method on the ODE in t (a general explicit cross-check), and the
 reverse SDE  dx = [f x - g2 s] dt + sqrt(g2) dw  by Euler-Maruyama.
@@ -239,7 +241,7 @@ def sample_ode(
     """Integrate the probability-flow ODE from T (or t_max) down to t_min.
 
     Starts from x_init, or from n draws of N(0, sigma(T)^2 I) with ``seed``.
-    Default: the order-2 exponential integrator with per-sample step-size control
+    Default: the third-order exponential integrator with per-sample step-size control
     (tolerances rtol, atol on y = x / alpha; module docstring). With ``n_steps`` (grid
     ``spacing``) or ``t_grid``: a fixed grid, method "exponential" (in s, ``order`` 1 or 2)
     or "heun" (in t; 400 steps unless given). The score is called with one time per row
@@ -264,7 +266,7 @@ def sample_ode(
         if return_trajectory:
             raise ValueError("return_trajectory needs a fixed grid: pass n_steps= or t_grid=")
         if order != 2:
-            raise ValueError(f"the adaptive sampler is of order 2; got order={order}")
+            raise ValueError(f"order={order} applies to fixed grids: pass n_steps= or t_grid=")
         for name, tol in (("rtol", rtol), ("atol", atol)):
             if not (isinstance(tol, (int, float)) and math.isfinite(tol) and tol > 0):
                 raise ValueError(f"{name} must be a finite number > 0, got {tol!r}")
