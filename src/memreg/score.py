@@ -112,9 +112,10 @@ class EmpiricalScore:
             raise ValueError(f"train must be an (N, d) array of numbers: {err}") from None
         if train.ndim != 2 or train.shape[0] == 0:
             raise ValueError(f"train must have shape (N, d) with N >= 1, got {tuple(train.shape)}")
-        if not bool(torch.isfinite(train).all()):
+        if not math.isfinite(float(train.sum())):  # one pass, no (N, d) temporary
             bad = int((~torch.isfinite(train)).any(dim=1).sum())
-            raise ValueError(f"train must be finite; {bad} of its {train.shape[0]} rows are not")
+            if bad:  # (a finite sum may also overflow)
+                raise ValueError(f"train must be finite; {bad} of its {len(train)} rows are not")
         self.train = train
         self.process = make_process(process)
         self.chunk_bytes = int(chunk_bytes)
@@ -197,8 +198,9 @@ class EmpiricalScore:
         L'_n >= max L' - 2E - K are recomputed from direct differences, the others dropped."""
         B, d = x.shape
         N = self.train.shape[0]
-        if self._norms is None:
-            self._norms = (self.train * self.train).sum(dim=1)
+        if self._norms is None:  # |x_n|^2 by chunks of rows, without an (N, d) temporary
+            rows = max(1, self.chunk_bytes // (d * x.element_size()))
+            self._norms = torch.cat([(p * p).sum(dim=1) for p in torch.split(self.train, rows)])
         sq_train = self._norms
         rmax = float(sq_train.max()) ** 0.5
         alpha = torch.broadcast_to(alpha, (B, 1))
