@@ -155,6 +155,7 @@ def child(chunk_bytes: int | None) -> int:
     hwm_build = hwm() if can_reset else None
 
     score = EmpiricalScore(train, process=PROCESS, chunk_bytes=chunk_bytes)
+    print(f"  form {score.form!r} (memreg.score; bench_denoiser.py times it against the GEMM)")
     shared = score.train.data_ptr() == train.ctypes.data
     proc = make_process(PROCESS)
     gen = torch.Generator().manual_seed(SEED + 1)

@@ -47,6 +47,12 @@ def test_learned_score_stacks_the_models():
     one = group(x.float().reshape(2, 5, 2), t.expand(2, 5))
     torch.testing.assert_close(s[:5].float(), one[0])
     torch.testing.assert_close(s[5:].float(), one[1] / sigma[0][:, None])
+    # One time per row (how the adaptive sampler calls a score): model m's rows m B .. .
+    rows = torch.linspace(0.1, 0.9, 10, dtype=torch.float64)
+    got = LearnedScore(group, VP)(x, rows)
+    tt = rows.float().reshape(2, 5)
+    ref = group.score(x.float().reshape(2, 5, 2), tt, VP.sigma(tt)).reshape(10, 2)
+    torch.testing.assert_close(got.float(), ref)
 
 
 def test_sample_group_uses_the_same_starts_for_every_model():

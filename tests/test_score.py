@@ -4,14 +4,17 @@ limit, chunking, the Tikhonov bound, the conditional score and input validation.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
 from scipy.special import logsumexp, softmax
 
+from memreg import score as score_module
 from memreg.data import authors_points
 from memreg.process import make_process
-from memreg.score import EmpiricalScore, conditional_score
+from memreg.score import EmpiricalScore, conditional_score, make_score
 
 NAMES = ["ve_talk", "ve", "vp"]
 
@@ -312,3 +315,161 @@ def test_cuda_matches_cpu(name):
         np.testing.assert_allclose(
             gpu.denoiser(x, t).cpu().numpy(), cpu.denoiser(x, t).numpy(), rtol=0, atol=1e-10
         )
+
+
+# --- The expansion form (issue 13) and input validation ----------------------------------
+
+
+def big_sigma_process():
+    """A VE process reaching sigma = 80 inside (0, T]: base 1e4, sigma(1) ~ 2.3e3."""
+    return make_process("ve", base=1e4)
+
+
+def hard_queries(train, alpha, sigma, rng):
+    """Noised training points, points between near-duplicate pairs (the last four training
+    points sit sigma from the first four) and far points, all well conditioned: direct
+    differences fix their logits to ~1e-12 (a tie between far-apart points at small sigma
+    is not: its logits move by O(1) with the rounding of |x - alpha x_n|^2 itself)."""
+    d = train.shape[1]
+    near = alpha * train[4:10] + sigma * rng.standard_normal((6, d))
+    u = (train[-4:] - train[:4]) / sigma
+    pairs = alpha * (train[:4] + sigma * np.array([[0.5], [0.3], [0.9], [-0.4]]) * u)
+    scale = np.abs(train).max()
+    far = scale * rng.standard_normal((3, d)) / np.sqrt(d)
+    return np.concatenate([near, pairs, far])
+
+
+def with_duplicates(train, sigma, rng):
+    """train and four near-duplicates of its first rows, sigma apart."""
+    u = rng.standard_normal((4, train.shape[1]))
+    u /= np.linalg.norm(u, axis=1)[:, None]
+    return np.concatenate([train, train[:4] + sigma * u])
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e3])
+@pytest.mark.parametrize("sigma", [1e-8, 1e-3, 0.3, 80.0])
+def test_expansion_form_equals_direct_differences(scale, sigma):
+    """|x|^2 + |y|^2 - 2 x.y with the exact recomputation against the naive numpy formula,
+    N = 1003 (not a multiple of the 100-point chunks), d = 64, data norms up to 1e3;
+    error relative to the data scale max |x_n| (D is a convex combination of the x_n)."""
+    rng = np.random.default_rng(11)
+    train = rng.standard_normal((999, 64))
+    train *= scale / np.linalg.norm(train, axis=1).max()
+    proc = big_sigma_process() if sigma > 1 else make_process("ve_talk")
+    t = float(proc.t_of_sigma_hat(sigma))
+    alpha, sigma2 = coeffs(proc, t)
+    train = with_duplicates(train, np.sqrt(sigma2), rng)
+    x = hard_queries(train, alpha, np.sqrt(sigma2), rng)
+    chunk = 100 * len(x) * 8
+    fast = EmpiricalScore(train, process=proc, form="expansion", chunk_bytes=chunk)
+    direct = EmpiricalScore(train, process=proc, form="direct")
+    ref = naive_weights(x, train, alpha, sigma2) @ train
+    np.testing.assert_allclose(fast.denoiser(x, t).numpy(), ref, rtol=0, atol=1e-10 * scale)
+    np.testing.assert_allclose(direct.denoiser(x, t).numpy(), ref, rtol=0, atol=1e-10 * scale)
+    if sigma <= 1e-3:  # the weights between the pairs are not one-hot (not vacuous)
+        w = naive_weights(x[6:10], train, alpha, sigma2)
+        assert np.all(np.sort(w, axis=1)[:, -2] > 1e-3)
+
+
+def test_expansion_without_recomputation_is_not_exact(monkeypatch):
+    """The expansion alone (every logit used as computed) misses 1e-10 of the data scale at
+    sigma = 3e-5 with d = 256 and data of norm 1e3 (measured 7e-10; 2e-10 at sigma = 1e-4):
+    the recomputation is what makes the form exact."""
+    rng = np.random.default_rng(12)
+    sigma = 3e-5
+    train = rng.standard_normal((300, 256))
+    train = with_duplicates(train * 1e3 / np.linalg.norm(train, axis=1).max(), sigma, rng)
+    x = hard_queries(train, 1.0, sigma, rng)
+    ref = naive_weights(x, train, 1.0, sigma**2) @ train
+    exact = EmpiricalScore(train, form="expansion").denoiser(x, sigma).numpy()
+    assert np.abs(exact - ref).max() < 1e-10 * 1e3
+    monkeypatch.setattr(score_module, "LOGIT_TOL", np.inf)
+    crude = EmpiricalScore(train, form="expansion").denoiser(x, sigma).numpy()
+    assert np.abs(crude - ref).max() > 1e-10 * 1e3
+
+
+@pytest.mark.parametrize("rows", [1, 7, 100, 1003, 5000])
+def test_expansion_chunk_boundaries(rows):
+    """Chunks of 1, 7, 100, N and more training points give the same score, per-row times,
+    Tikhonov c and consistency tau included (against the naive formulas)."""
+    rng = np.random.default_rng(13)
+    train = 30.0 * rng.standard_normal((1003, 20))
+    x = np.concatenate([train[:4] + 0.01 * rng.standard_normal((4, 20)), train[4:8]])
+    t = torch.tensor([1e-3, 1e-2, 0.1, 0.5, 1e-3, 1e-2, 0.1, 1.0])
+    proc = make_process("vp")
+    kw = dict(process=proc, form="expansion", chunk_bytes=rows * len(x) * 8)
+    for c, tau in [(1e-3, 0.0), (0.0, 1e-2)]:
+        score = EmpiricalScore(train, c=c, tau=tau, **kw)
+        got = score(x, t).numpy()
+        for b in range(len(x)):
+            alpha, sigma2 = coeffs(proc, float(t[b]))
+            logits = -np.sum((x[b] - alpha * train) ** 2, axis=1) / (2 * sigma2)
+            w = np.exp(logits - max(logsumexp(logits), np.log(tau) if tau > 0 else -np.inf))
+            ref = (alpha * w @ train - w.sum() * x[b]) / (sigma2 + c)
+            np.testing.assert_allclose(got[b], ref, rtol=1e-9, atol=1e-9 * np.abs(ref).max())
+
+
+def test_auto_form_by_dimension():
+    rng = np.random.default_rng(14)
+    assert EmpiricalScore(rng.standard_normal((5, 2))).form == "direct"
+    assert EmpiricalScore(rng.standard_normal((5, 64))).form == "expansion"
+    with pytest.raises(ValueError, match="form"):
+        EmpiricalScore(rng.standard_normal((5, 2)), form="gemm")
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_training_data_refused(bad):
+    train = authors_points()
+    train[3, 1] = bad
+    with pytest.raises(ValueError, match="train must be finite; 1 of its 20 rows"):
+        EmpiricalScore(train)
+    with pytest.raises(ValueError, match="train must be finite"):
+        make_score(train, kind="tikhonov", c=1e-3)
+
+
+@pytest.mark.parametrize("value", ["0.1", np.inf, np.nan, -1e-3, None, True, [0.1]])
+def test_bad_c_and_tau_refused(value):
+    allowed = "must be >= 0, a finite real number; got " + re.escape(repr(value))
+    with pytest.raises(ValueError, match="Tikhonov constant c " + allowed):
+        EmpiricalScore(authors_points(), c=value)
+    with pytest.raises(ValueError, match="consistency threshold tau " + allowed):
+        EmpiricalScore(authors_points(), tau=value)
+    with pytest.raises(ValueError, match="Tikhonov constant c"):
+        make_score(authors_points(), kind="tikhonov", c=value)
+    with pytest.raises(ValueError, match="consistency threshold tau"):
+        make_score(authors_points(), kind="consistency", tau=value)
+
+
+@pytest.mark.parametrize("t", [0.0, -1e-3, 1.5, np.nan, [0.5, 0.0, 0.2], [0.5, 2.0, 0.2]])
+def test_times_outside_the_process_refused(t, name):
+    score = EmpiricalScore(authors_points(), process=name)
+    x = np.zeros((3, 2))
+    tt = torch.tensor(t, dtype=torch.float64) if isinstance(t, list) else t
+    for call in (score, score.denoiser, score.weights, score.posterior_mean):
+        with pytest.raises(ValueError, match=r"t must lie in \(0, T\] = \(0, 1\]"):
+            call(x, tt)
+    score(x, 1.0)  # t = T itself is allowed
+
+
+def test_query_shape_refused():
+    score = EmpiricalScore(authors_points())
+    for x in (np.zeros(2), np.zeros((3, 3)), np.zeros((2, 3, 2))):
+        with pytest.raises(ValueError, match=r"x must have shape \(B, 2\)"):
+            score(x, 0.5)
+    with pytest.raises(ValueError, match=r"t must be a float or of shape \(3,\)"):
+        score(np.zeros((3, 2)), torch.full((4,), 0.5, dtype=torch.float64))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("sigma", [1e-3, 0.3])
+def test_cuda_expansion_matches_direct(sigma):
+    """The same expansion code on the GPU, against direct differences on the CPU."""
+    rng = np.random.default_rng(15)
+    train = 1e3 * rng.standard_normal((2001, 128)) / np.sqrt(128)
+    train = with_duplicates(train, sigma, rng)
+    x = hard_queries(train, 1.0, sigma, rng)
+    gpu = EmpiricalScore(train, device="cuda", form="expansion", chunk_bytes=len(x) * 8 * 300)
+    cpu = EmpiricalScore(train, form="direct")
+    got = gpu.denoiser(x, sigma)
+    assert got.device.type == "cuda"
+    np.testing.assert_allclose(got.cpu().numpy(), cpu.denoiser(x, sigma).numpy(), atol=1e-7)

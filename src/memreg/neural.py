@@ -39,7 +39,8 @@ class LearnedScore:
     def __call__(self, x: torch.Tensor, t: Any) -> torch.Tensor:
         M = self.group.n_models
         x32 = torch.as_tensor(x).to(torch.float32).reshape(M, -1, self.dim)
-        tt = torch.as_tensor(t, dtype=torch.float32).expand(x32.shape[:2])
+        tt = torch.as_tensor(t, dtype=torch.float32)  # a float, or one time per row
+        tt = tt.reshape(M, -1) if tt.ndim == 1 else tt.expand(x32.shape[:2])
         s = self.group.score(x32, tt, self.process.sigma(tt))
         return s.reshape(-1, self.dim).to(torch.as_tensor(x).dtype)
 

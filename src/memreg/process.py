@@ -45,6 +45,7 @@ class Process(ABC):
 
     name: str
     T: float = 1.0
+    unit_alpha = False  # alpha(t) = 1 for all t (the VE processes)
 
     @abstractmethod
     def alpha(self, t):
@@ -90,6 +91,7 @@ class VETalk(Process):
 
     name: str = "ve_talk"
     T: float = 1.0
+    unit_alpha = True
 
     def alpha(self, t):
         return _xp(t).ones_like(_as_array(t))
@@ -118,6 +120,7 @@ class VE(Process):
     name: str = "ve"
     T: float = 1.0
     base: float = 10.0
+    unit_alpha = True
 
     @property
     def _lnb(self) -> float:

@@ -16,13 +16,25 @@ second-order update (exponential Heun, ETD2RK) adds (D_1 - D_0)(1 - (1 - e^{-Lam
 with D_1 the denoiser at the predicted end point. For a score without ``c`` (a
 learned one) c = 0 and D is Tweedie's D = (x + sigma^2 s) / alpha.
 
+Default: step-size control, per sample, on the third-order exponential Runge-Kutta method
+with stages at Lambda-fractions 0, 1/3, 2/3 (Hochbruck & Ostermann 2010; equations in
+``_adaptive_exponential``). Each sample carries its own s and step h; a step is accepted
+when its error estimate (the third- minus the embedded second-order result) is below
+atol + rtol |y| in every coordinate, and h changes by 0.9 err^{-1/3} (clipped to [0.2, 10]).
+While the weights are locked onto one training point D is constant, the update is exact,
+the estimate is 0 and the step grows tenfold, so a sample spends its steps only where its
+weights move. With ``n_steps`` or ``t_grid`` the fixed grid is used instead (every sample
+on the same times, exponential Heun or Euler).
+
 Also: Heun's method on the ODE in t (a general explicit cross-check), and the
 reverse SDE  dx = [f x - g2 s] dt + sqrt(g2) dw  by Euler-Maruyama.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,10 +42,16 @@ import numpy as np
 import torch
 
 from .process import Process, make_process
+from .score import EmpiricalScore
 
 Score = Callable[[torch.Tensor, Any], torch.Tensor]
 
 _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(8)
+DEFAULT_STEPS = 400  # fixed grids: steps when only spacing (or method "heun") is asked for
+DEFAULT_RTOL = 5e-6  # adaptive default: tolerances on y = x / alpha per coordinate
+DEFAULT_ATOL = 5e-6
+SMALL_WORK = 2**22  # B N d below which the adaptive sampler runs on one intra-op thread
+INITIAL_STEP = 0.2  # first step in s = -log sigma_hat
 
 
 @dataclass
@@ -94,11 +112,18 @@ def _process_of(score: Score, process: str | Process | None) -> Process:
     raise ValueError("the score has no .process; pass process=...")
 
 
-def denoise(score: Score, x: torch.Tensor, t: float, process: Process) -> torch.Tensor:
-    """D(x, t) = (x + (sigma^2 + c) s(x, t)) / alpha, or the score's own ``denoiser``."""
+def denoise(score: Score, x: torch.Tensor, t: Any, process: Process) -> torch.Tensor:
+    """D(x, t) = (x + (sigma^2 + c) s(x, t)) / alpha, or the score's own ``denoiser``.
+
+    t is a float or a tensor of shape (B,) (one time per row of x)."""
+    if isinstance(score, EmpiricalScore):
+        return score.denoiser(x, t, check=False)
     if hasattr(score, "denoiser"):
         return score.denoiser(x, t)
     c = getattr(score, "c", 0.0)
+    if isinstance(t, torch.Tensor) and t.ndim == 1:
+        sigma2, alpha = process.sigma2(t)[:, None], process.alpha(t)[:, None]
+        return (x + (sigma2 + c) * score(x, t)) / alpha
     return (x + (float(process.sigma2(t)) + c) * score(x, t)) / float(process.alpha(t))
 
 
@@ -112,6 +137,28 @@ def lambda_integral(process: Process, c: float, s0: float, s1: float) -> float:
     return float(0.5 * (s1 - s0) * np.dot(_GL_WEIGHTS, lam))
 
 
+def lambda_rows(process: Process, c: float, s0: torch.Tensor, s1: torch.Tensor) -> torch.Tensor:
+    """Lambda = int_{s0}^{s1} sigma_hat^2 / (sigma_hat^2 + c / alpha^2) ds per row.
+
+    s1 - s0 for c = 0; for alpha = 1 in closed form,
+    Lambda = (1/2) log((sigma_hat_0^2 + c) / (sigma_hat_1^2 + c))
+           = (1/2) log1p(-e^{-2 s0} expm1(-2 (s1 - s0)) / (e^{-2 s1} + c));
+    otherwise by 8-point Gauss-Legendre."""
+    h = s1 - s0
+    if c == 0.0:
+        return h
+    if process.unit_alpha:
+        return 0.5 * torch.log1p(
+            -torch.exp(-2.0 * s0) * torch.expm1(-2.0 * h) / (torch.exp(-2.0 * s1) + c)
+        )
+    nodes = torch.as_tensor(_GL_NODES, dtype=s0.dtype, device=s0.device)
+    weights = torch.as_tensor(_GL_WEIGHTS, dtype=s0.dtype, device=s0.device)
+    s = 0.5 * (s0 + s1)[:, None] + 0.5 * h[:, None] * nodes
+    sh2 = torch.exp(-2.0 * s)
+    lam = sh2 / (sh2 + c / process.alpha(process.t_of_s(s)) ** 2)
+    return 0.5 * h * (lam @ weights)
+
+
 def initial_noise(n: int, dim: int, seed: int, process: Process, **kw: Any) -> torch.Tensor:
     """x(T) ~ N(0, sigma(T)^2 I), drawn on the CPU from ``seed`` (device independent)."""
     gen = torch.Generator().manual_seed(int(seed))
@@ -119,12 +166,28 @@ def initial_noise(n: int, dim: int, seed: int, process: Process, **kw: Any) -> t
     return (float(process.sigma(process.T)) * z).to(**kw)
 
 
+def check_count(n: Any) -> int:
+    """n (a number of samples) as an int, refused unless a positive integer."""
+    ok = isinstance(n, (int, np.integer)) and not isinstance(n, bool)
+    if not (ok and n >= 1):
+        raise ValueError(f"n must be a positive integer (number of samples), got {n!r}")
+    return int(n)
+
+
 def _start(score, n, seed, x_init, process, dim, device, dtype) -> torch.Tensor:
+    dim = dim if dim is not None else getattr(score, "dim", None)
     if x_init is not None:
-        return torch.as_tensor(x_init, dtype=dtype, device=device).clone()
+        x = torch.as_tensor(x_init, dtype=dtype, device=device).clone()
+        rows = x.shape[0] if x.ndim == 2 else None
+        if x.ndim != 2 or (dim is not None and x.shape[1] != dim) or (n is not None and n != rows):
+            want = f"({'n' if n is None else check_count(n)}, {'d' if dim is None else dim})"
+            raise ValueError(f"x_init must have shape {want}, got {tuple(x.shape)}")
+        if not bool(torch.isfinite(x).all()):
+            raise ValueError("x_init must be finite")
+        return x
     if n is None:
         raise ValueError("give n (number of samples) or x_init")
-    dim = dim if dim is not None else getattr(score, "dim", None)
+    n = check_count(n)
     if dim is None:
         raise ValueError("the score has no .dim; pass dim=...")
     return initial_noise(n, dim, seed, process, device=device, dtype=dtype)
@@ -162,11 +225,13 @@ def sample_ode(
     process: str | Process | None = None,
     t_min: float = 1e-6,
     t_max: float | None = None,
-    n_steps: int = 400,
+    n_steps: int | None = None,
     method: str = "exponential",
     order: int = 2,
     spacing: str = "s",
     t_grid: np.ndarray | None = None,
+    rtol: float = DEFAULT_RTOL,
+    atol: float = DEFAULT_ATOL,
     dim: int | None = None,
     return_trajectory: bool = False,
     progress: bool = False,
@@ -176,16 +241,37 @@ def sample_ode(
     """Integrate the probability-flow ODE from T (or t_max) down to t_min.
 
     Starts from x_init, or from n draws of N(0, sigma(T)^2 I) with ``seed``.
-    method: "exponential" (in s, ``order`` 1 or 2) or "heun" (in t).
-    Returns the (n, d) final samples, or a Trajectory if return_trajectory.
+    Default: the third-order exponential integrator with per-sample step-size control
+    (tolerances rtol, atol on y = x / alpha; module docstring). With ``n_steps`` (grid
+    ``spacing``) or ``t_grid``: a fixed grid, method "exponential" (in s, ``order`` 1 or 2)
+    or "heun" (in t; 400 steps unless given). The score is called with one time per row
+    (t of shape (B,)) by the adaptive default, with a float on a fixed grid.
+    Returns the (n, d) final samples, or a Trajectory if return_trajectory (fixed grid only).
     """
     proc = _process_of(score, process)
     device = _default_device(score, device)
+    adaptive = n_steps is None and t_grid is None and method == "exponential"
     if t_grid is not None:
         t = check_grid(t_grid)
     else:
-        t = time_grid(proc, n_steps, t_min, t_max, spacing)
+        if n_steps is not None and (
+            isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer))
+        ):
+            raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}")
+        t = time_grid(
+            proc, DEFAULT_STEPS if n_steps is None else int(n_steps), t_min, t_max, spacing
+        )
     x = _start(score, n, seed, x_init, proc, dim, device, dtype)
+    if adaptive:
+        if return_trajectory:
+            raise ValueError("return_trajectory needs a fixed grid: pass n_steps= or t_grid=")
+        if order != 2:
+            raise ValueError(f"order={order} applies to fixed grids: pass n_steps= or t_grid=")
+        for name, tol in (("rtol", rtol), ("atol", atol)):
+            if not (isinstance(tol, (int, float)) and math.isfinite(tol) and tol > 0):
+                raise ValueError(f"{name} must be a finite number > 0, got {tol!r}")
+        with _few_threads(score, x):
+            return _adaptive_exponential(score, proc, x, float(t[0]), float(t[-1]), rtol, atol)
     if method == "exponential":
         if order not in (1, 2):
             raise ValueError(f"order must be 1 or 2, got {order}")
@@ -194,7 +280,109 @@ def sample_ode(
         step = _heun_step(score, proc)
     else:
         raise ValueError(f"unknown method {method!r}; allowed: 'exponential', 'heun'")
-    return _integrate(step, x, t, return_trajectory, progress)
+    with _few_threads(score, x):
+        return _integrate(step, x, t, return_trajectory, progress)
+
+
+def _g(z: torch.Tensor) -> torch.Tensor:
+    """g(z) = z phi_2(-z) = 1 - (1 - e^{-z}) / z, by its series below z = 1e-4."""
+    return torch.where(z > 1e-4, 1.0 + torch.expm1(-z) / z, z * (0.5 - z * (1.0 / 6 - z / 24)))
+
+
+def _stage_s(proc: Process, c: float, s0, s1, lam, frac: float) -> torch.Tensor:
+    """The s at which Lambda(s0, s) = frac * Lambda(s0, s1): s0 + frac (s1 - s0) for c = 0;
+    for alpha = 1 from sigma_hat^2 = sigma_hat_0^2 e^{-2 frac Lambda} + c expm1(-2 frac Lambda);
+    else by Newton's method on Lambda(s0, s), whose derivative is lambda(s)."""
+    if c == 0.0:
+        return s0 + frac * (s1 - s0)
+    target = frac * lam
+    if proc.unit_alpha:
+        sh2 = torch.exp(-2.0 * s0 - 2.0 * target) + c * torch.expm1(-2.0 * target)
+        return torch.minimum(-0.5 * torch.log(sh2), s1)
+    s = s0 + frac * (s1 - s0)
+    for _ in range(4):
+        sh2 = torch.exp(-2.0 * s)
+        rate = sh2 / (sh2 + c / proc.alpha(proc.t_of_s(s)) ** 2)
+        s = torch.clamp(s - (lambda_rows(proc, c, s0, s) - target) / rate, s0, s1)
+    return s
+
+
+@contextmanager
+def _few_threads(score: Score, x: torch.Tensor):
+    """One intra-op thread on the CPU while the work per evaluation is small (B N d < 2^22
+    for an EmpiricalScore): the samplers are then bound by dispatch, and waking a second
+    thread per tiny op costs more than it gains (much more on a busy machine)."""
+    train = getattr(score, "train", None)
+    small = isinstance(train, torch.Tensor) and x.numel() * train.shape[0] < SMALL_WORK
+    n = torch.get_num_threads()
+    if not (small and x.device.type == "cpu" and n > 1):
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
+
+
+def _adaptive_exponential(score, proc, x, t_max, t_min, rtol, atol) -> np.ndarray:
+    """Third-order exponential Runge-Kutta with an embedded second-order estimate and a step
+    size per sample, in u = Lambda (where dy/du = -(y - D)). Stages at u-fractions 0, 1/3, 2/3
+    (Hochbruck & Ostermann 2010, the exponential Heun method of order 3), g(z) = z phi_2(-z):
+
+        Y_2 = D_1 + (y - D_1) e^{-L/3},     Y_3 = D_1 + (y - D_1) e^{-2L/3} + 2 g(2L/3) (D_2 - D_1),
+        y'  = D_1 + (y - D_1) e^{-L} + (3/2) g(L) (D_3 - D_1),
+        err = (3/2) g(L) (D_3 - 2 D_2 + D_1)   (y' minus the order-2 result with b_2 = 3 phi_2).
+
+    Exact while D is constant (locked weights), where err = 0 and the step grows tenfold.
+    Rows leave the batch when they reach t_min, so the score sees the unfinished ones only."""
+    c = float(getattr(score, "c", 0.0))
+    like = dict(dtype=x.dtype, device=x.device)
+    s_end = float(proc.s_of_t(t_min))
+    n = x.shape[0]
+    out = torch.empty_like(x)
+    idx = torch.arange(n, device=x.device)
+    s = torch.full((n,), float(proc.s_of_t(t_max)), **like)
+    h = torch.full((n,), INITIAL_STEP, **like)
+    t = torch.full((n,), t_max, **like)
+    y = x / float(proc.alpha(t_max))
+    d1 = denoise(score, x, t, proc)
+
+    def at(s_stage, y_stage):
+        t_stage = proc.t_of_s(s_stage).clamp(t_min, t_max)
+        return denoise(score, proc.alpha(t_stage)[:, None] * y_stage, t_stage, proc)
+
+    while idx.numel() > 0:
+        s1 = torch.clamp(s + h, max=s_end)
+        last = s1 >= s_end
+        lam = lambda_rows(proc, c, s, s1)
+        L = lam[:, None]
+        diff = y - d1
+        d2 = at(_stage_s(proc, c, s, s1, lam, 1 / 3), d1 + diff * torch.exp(-L / 3))
+        y3 = d1 + diff * torch.exp(-2 * L / 3) + 2.0 * _g(2 * L / 3) * (d2 - d1)
+        d3 = at(_stage_s(proc, c, s, s1, lam, 2 / 3), y3)
+        gl = 1.5 * _g(L)
+        y_new = d1 + diff * torch.exp(-L) + gl * (d3 - d1)
+        err = gl * (d3 - 2.0 * d2 + d1)
+        err = (err.abs() / (atol + rtol * torch.maximum(y.abs(), y_new.abs()))).amax(dim=1)
+        ok = err <= 1.0
+        h = h * torch.clamp(0.9 * err.pow(-1 / 3), 0.2, 10.0)
+        done = ok & last
+        if bool(done.any()):
+            out[idx[done]] = float(proc.alpha(t_min)) * y_new[done]
+            keep = ~done
+            idx, s, s1, h, ok, y, y_new, d1 = (v[keep] for v in (idx, s, s1, h, ok, y, y_new, d1))
+            if idx.numel() == 0:
+                break
+        y = torch.where(ok[:, None], y_new, y)
+        s = torch.where(ok, s1, s)
+        if bool(ok.all()):
+            d1 = at(s, y)
+        elif bool(ok.any()):  # rejected rows keep their D_1
+            sel = ok.nonzero().squeeze(1)
+            d1 = d1.clone()
+            d1[sel] = at(s[sel], y[sel])
+    return out.cpu().numpy()
 
 
 def _exponential_step(score: Score, proc: Process, t: np.ndarray, order: int):
