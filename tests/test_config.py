@@ -137,7 +137,8 @@ def test_a_users_own_preset_works():
          "an integer >= 1"),
         ([], ["unet__device=tpu"], "'unet.device' = 'tpu' is not allowed: one of 'auto', 'cpu'"),
         ([], ["regularization=5"], "'regularization' = 5 is not allowed: a mapping"),
-        ([], ["preset=huge"], "'preset' = 'huge' is not allowed: a key of presets: default, paper, smoke"),
+        ([], ["preset=huge"],
+         "'preset' = 'huge' is not allowed: a key of presets: default, paper, smoke"),
     ],
 )
 def test_refusals_are_one_short_paragraph(files, cli, expected):

@@ -31,7 +31,9 @@ def test_estimate_at_a_measured_size_is_the_measured_cost(channels):
 
 def test_estimate_scales_with_pixels_steps_and_rounds_and_interpolates_sizes():
     base = cpu_hours(16, 64, PAPER, PAPER_EVAL)
-    assert cpu_hours(16, 32, PAPER, PAPER_EVAL) == pytest.approx(base / 4)
+    assert cpu_hours(16, 128, PAPER, PAPER_EVAL) == pytest.approx(4 * base)
+    steps = 50_000 * CPU_SECONDS_PER_STEP[16] / 3600  # a batch-2 step is not cheaper below 64
+    assert cpu_hours(16, 32, PAPER, PAPER_EVAL) == pytest.approx(steps + (base - steps) / 4)
     short = UNetTrainConfig(steps=25_000, eval_every=1000)
     assert cpu_hours(16, 64, short, PAPER_EVAL) == pytest.approx(base / 2)
     between = cpu_hours(24, 64, PAPER, PAPER_EVAL)
@@ -59,7 +61,7 @@ def test_the_opt_in_or_a_short_run_passes_the_guard():
     hours = check_cpu_budget(4, 64, PAPER, PAPER_EVAL, "cpu", limit_hours=1.0, allow_slow_cpu=True)
     assert hours == pytest.approx(cpu_hours(4, 64, PAPER, PAPER_EVAL))
     short = UNetTrainConfig(steps=300, eval_every=100)
-    assert check_cpu_budget(8, 16, short, PAPER_EVAL, "cpu", 1.0, False) < 0.01
+    assert check_cpu_budget(8, 16, short, PAPER_EVAL, "cpu", 1.0, False) < 0.1
 
 
 def test_scale_labels():

@@ -7,12 +7,14 @@ U-Nets"): per model size C, the seconds of one training step, t_step(C), and of 
 forward pass of 100 images, t_fwd(C). A run of S steps with an evaluation round of
 n_eval samples and K Heun steps (2K - 1 network evaluations) every E steps costs
 
-    seconds = (R / 64)^2 [ S t_step(C) + floor(S / E) (n_eval / 100) (2K - 1) t_fwd(C) ],
+    seconds = max(1, p) S t_step(C) + p floor(S / E) (n_eval / 100) (2K - 1) t_fwd(C),
 
-R the image resolution; t_step and t_fwd are interpolated linearly in (log C, log t)
-between the measured sizes and extrapolated along the nearest segment. The pixel
-factor is optimistic for small images, where fixed costs weigh more: the guard errs
-towards starting a job, never towards refusing one wrongly at the paper's scale.
+p = (R / 64)^2 for images of R x R pixels; t_step and t_fwd are interpolated linearly
+in (log C, log t) between the measured sizes and extrapolated along the nearest
+segment. Evaluation (batches of 50-100 images) scales with the pixels; a training step
+at batch 2 does not get cheaper below 64x64, where fixed costs dominate (measured on
+one thread: 0.12-0.25 s at 16x16 and 0.12-0.58 s at 32x32 for C = 4-32;
+benchmarks/README.md, "Family K at a CPU scale").
 """
 
 from __future__ import annotations
@@ -48,10 +50,8 @@ def cpu_hours(
     pixels = (resolution / MEASURED_RESOLUTION) ** 2
     rounds = len(train.eval_steps())
     forwards = evaluation.n_eval / 100 * (2 * evaluation.n_steps - 1)
-    seconds = pixels * (
-        train.steps * _loglog(CPU_SECONDS_PER_STEP, model_channels)
-        + rounds * forwards * _loglog(CPU_SECONDS_PER_100_FORWARDS, model_channels)
-    )
+    seconds = max(1.0, pixels) * train.steps * _loglog(CPU_SECONDS_PER_STEP, model_channels)
+    seconds += pixels * rounds * forwards * _loglog(CPU_SECONDS_PER_100_FORWARDS, model_channels)
     return seconds / 3600
 
 

@@ -189,7 +189,7 @@ def unet_architecture(model_channels):
 
 def unet_runtime(model_channels):
     """Minutes for a cluster profile: the CPU estimate of memreg.unet_scale.cpu_hours (the
-    measured 2-thread timings of benchmarks/README.md), with half again for slack; a GPU
+    measured 2-thread timings of benchmarks/README.md), doubled for slack; a GPU
     job takes a small part of it."""
     from memreg.unet_scale import cpu_hours
     from memreg.unet_training import EvalConfig, UNetTrainConfig
@@ -197,7 +197,7 @@ def unet_runtime(model_channels):
     UN = config["unet"]
     hours = cpu_hours(int(model_channels), UN["resolution"], UNetTrainConfig(**UN["train"]),
                       EvalConfig(**UN["evaluation"]))  # fmt: skip
-    return int(10 + 1.5 * 60 * hours)
+    return int(10 + 2 * 60 * hours)
 
 
 # Every figure and table registers itself here once; `rule all` builds them all.
