@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Stand up a real single-node SLURM cluster (partition `debug`) on Debian 12, as
 # root, without systemd: munge, slurmctld, slurmd; optionally slurmdbd.
-# Adapted from the measured recipe in ../shared/slurm/standup.sh (see SLURM.md).
+# A single-node SLURM cluster (munge, slurmctld, slurmd) for the CI smoke test.
 #
 # Usage: [WITH_DBD=1] [SLURM_CI_STARTED=FILE] bash ci/slurm_standup.sh
 #   WITH_DBD=0 (default): no accounting, so `sacct` fails; use the squeue status

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Stop the daemons of ci/slurm_standup.sh by their pid files (never by name).
-# Adapted from ../shared/slurm/teardown.sh.
+# Stops the single-node SLURM cluster of ci/slurm_standup.sh.
 #
 # Usage: bash ci/slurm_teardown.sh [FILE]
 #   FILE: the SLURM_CI_STARTED list written by slurm_standup.sh; only the daemons
