@@ -374,8 +374,9 @@ def _image_axes(ax) -> None:
         spine.set_linewidth(0.3)
 
 
-def unet_training_images(sets: dict[str, np.ndarray], path: str | Path) -> None:
-    """Family K: the training images (N, H, W) of each data set, one row per set."""
+def unet_training_images(sets: dict[str, np.ndarray], path: str | Path, scale: str) -> None:
+    """Family K: the training images (N, H, W) of each data set, one row per set; ``scale``
+    (the run's image size) printed above them."""
     plt.rcParams.update(STYLE)
     cols = max(len(images) for images in sets.values())
     fig, axes = plt.subplots(
@@ -389,6 +390,7 @@ def unet_training_images(sets: dict[str, np.ndarray], path: str | Path) -> None:
                 ax.imshow(images[k], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
                 _image_axes(ax)
         row[0].set_title(f"{name}: N = {len(images)}", loc="left")
+    fig.suptitle(scale, fontsize=6, y=1.04)
     save(fig, path)
 
 
