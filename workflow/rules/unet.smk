@@ -48,6 +48,7 @@ rule train_unet:
         dataset="|".join(UN["datasets"]),
         channels="|".join(str(c) for c in UNET_SIZES),
     threads: UN["threads"]
+    priority: lambda w: int(w.channels)  # the longest trainings start first, so they end together
     conda:
         CONDA_ENV,
     resources:
