@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .process import make_process
 from .score import EmpiricalScore
 
 SIGMA_DATA = 0.5
@@ -161,7 +162,9 @@ def empirical_denoiser(train: torch.Tensor, **kwargs) -> Denoiser:
     log-sum-exp (``memreg.score.EmpiricalScore`` on flattened images, process
     ``ve_talk``, whose sigma(t) = t)."""
     shape = train.shape[1:]
-    score = EmpiricalScore(train.reshape(train.shape[0], -1), process="ve_talk", **kwargs)
+    # sigma(t) = t for every t > 0: EDM's sigmas (up to sigma_max = 80) are all valid times
+    process = make_process("ve_talk", T=math.inf)
+    score = EmpiricalScore(train.reshape(train.shape[0], -1), process=process, **kwargs)
 
     def denoise(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
         flat = x.reshape(x.shape[0], -1)
