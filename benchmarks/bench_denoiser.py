@@ -25,9 +25,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 
 import torch
+from measure import best_of, hwm, reset_hwm
 
 from memreg.data import gaussian_samples
 from memreg.process import make_process
@@ -42,32 +42,6 @@ TARGET_RATIO = 3.0
 TARGET_BYTES = 2 * 2**30
 TARGET_ERROR = 1e-10
 GiB = 2**30
-
-
-def _status_kib(field: str) -> int:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(field)
-
-
-def reset_hwm() -> bool:
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-    except OSError:
-        return False
-    return True
-
-
-def best_of(fn, repeats):
-    times, out = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - start)
-    return out, min(times), times
 
 
 def main(argv=None) -> int:
@@ -107,7 +81,7 @@ def main(argv=None) -> int:
         xq = alpha * train[:BATCH] + sig * eps
         reset_hwm()  # the first call also computes |x_n|^2 (by chunks): counted
         out, secs, _ = best_of(lambda score=score, xq=xq, t=t: score.denoiser(xq, t), args.repeats)
-        peak = _status_kib("VmHWM") * 1024 if can_reset else float("nan")
+        peak = hwm() if can_reset else float("nan")
         direct = EmpiricalScore(train, process=proc, form="direct").denoiser(xq[:4], t)
         err = float((out[:4] - direct).abs().max()) / scale
         ratio = secs / gemm

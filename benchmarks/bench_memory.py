@@ -30,6 +30,8 @@ import os
 import subprocess
 import sys
 
+from measure import hwm, reset_hwm, rss
+
 N_TRAIN = 50_000
 DIM = 3_072
 BATCH = 64
@@ -40,34 +42,6 @@ TARGET_BYTES = 2 * 2**30
 
 MiB = 2**20
 GiB = 2**30
-
-
-def _status_kib(field: str) -> int:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(f"{field} not in /proc/self/status")
-
-
-def rss() -> int:
-    """Current resident set size in bytes."""
-    return _status_kib("VmRSS") * 1024
-
-
-def hwm() -> int:
-    """Peak resident set size (high-water mark) in bytes since start or the last reset."""
-    return _status_kib("VmHWM") * 1024
-
-
-def reset_hwm() -> bool:
-    """Reset VmHWM to the current RSS (Linux >= 4.0); False if not permitted."""
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-    except OSError:
-        return False
-    return True
 
 
 class Poller:

@@ -30,11 +30,11 @@ import argparse
 import os
 import platform
 import sys
-import time
 
 import numpy as np
 import scipy
 import torch
+from measure import best_of
 from scipy.integrate import solve_ivp
 
 from memreg.data import authors_points
@@ -110,15 +110,6 @@ def numpy_loop(x0, train, proc, c, t):
     return x
 
 
-def best_of(fn, repeats):
-    times, out = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - start)
-    return out, min(times)
-
-
 def errors(x, ref):
     return np.percentile(np.linalg.norm(x - ref, axis=1), PERCENTILES)
 
@@ -152,13 +143,13 @@ def main(argv=None) -> int:
         ref = reference_in_s(x0, train, proc, c)
         ref_t, _ = rk45(x0, train, proc, c, rtol=1e-11, method="DOP853")
         rows = {}
-        (x, nfev), secs = best_of(lambda c=c: rk45(x0, train, proc, c), args.repeats)
+        (x, nfev), secs, _ = best_of(lambda c=c: rk45(x0, train, proc, c), args.repeats)
         rows["rk45 (rtol = atol = 1e-5)"] = (secs, errors(x, ref), f"{nfev} evaluations")
-        x, secs = best_of(lambda c=c: numpy_loop(x0, train, proc, c, grid), args.repeats)
+        x, secs, _ = best_of(lambda c=c: numpy_loop(x0, train, proc, c, grid), args.repeats)
         rows["numpy loop, 400 steps"] = (secs, errors(x, ref), "800 evaluations")
-        x, secs = best_of(lambda score=score: sample_ode(score, x_init=x0), args.repeats)
+        x, secs, _ = best_of(lambda score=score: sample_ode(score, x_init=x0), args.repeats)
         rows["library default"] = (secs, errors(x, ref), "adaptive")
-        x, secs = best_of(
+        x, secs, _ = best_of(
             lambda score=score: sample_ode(score, x_init=x0, n_steps=N_STEPS), args.repeats
         )
         rows["library, 400 steps"] = (secs, errors(x, ref), "800 evaluations")

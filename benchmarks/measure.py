@@ -1,0 +1,44 @@
+"""Shared measuring helpers of the benchmark scripts: best-of-k wall time, and the
+process's resident memory (current, peak, peak reset) from /proc/self (Linux)."""
+
+from __future__ import annotations
+
+import time
+
+
+def best_of(fn, repeats: int):
+    """(the last result, the fastest of ``repeats`` wall times, all the times) of ``fn()``."""
+    times, out = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - start)
+    return out, min(times), times
+
+
+def _status_kib(field: str) -> int:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def rss() -> int:
+    """Current resident set size in bytes."""
+    return _status_kib("VmRSS") * 1024
+
+
+def hwm() -> int:
+    """Peak resident set size (high-water mark) in bytes since start or the last reset."""
+    return _status_kib("VmHWM") * 1024
+
+
+def reset_hwm() -> bool:
+    """Reset VmHWM to the current RSS (Linux >= 4.0); False if not permitted."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+    except OSError:
+        return False
+    return True
