@@ -100,7 +100,8 @@ new_ctld=$(tail -c +"$((CTLD_OFFSET + 1))" "$CTLD_LOG")
 ids=()
 while read -r id log; do
   ids+=("$id")
-  case $log in "$CLUSTER/.snakemake/slurm_logs/"*) ;; *) fail "SLURM log of job $id outside $CLUSTER: $log" ;; esac
+  # the smoke preset's run lives in runs/smoke/ of the directory it starts from, .snakemake too
+  case $log in "$CLUSTER/runs/smoke/.snakemake/slurm_logs/"*) ;; *) fail "SLURM log of job $id outside $CLUSTER/runs/smoke: $log" ;; esac
   # the SLURM log holds the output of the job step, run by the slurm-jobstep executor
   grep -q -- "--executor slurm-jobstep" "$log" 2>/dev/null || fail "no SLURM job log for job $id ($log)"
   grep -q "_job_complete: JobId=$id WEXITSTATUS 0\b" <<<"$new_ctld" ||

@@ -378,3 +378,13 @@ def test_unet_captions_state_the_scale_of_their_run(caption, preset):
     scale = f"{un['resolution']}x{un['resolution']} pixels,\n{un['train']['steps']} training steps"
     assert scale in rendered and f"preset ``{preset}``" in rendered
     assert "--config preset=paper" in rendered
+
+
+def test_a_job_started_inside_its_run_root_does_not_descend_again(tmp_path):
+    # a SLURM job of a smoke run starts in runs/smoke itself (where its run was submitted
+    # from); it must find its files there, not under runs/smoke/runs/smoke
+    root = tmp_path / "runs" / "smoke"
+    root.mkdir(parents=True)
+    snakemake(root, "results/data/two_points.npz", "--config", "preset=smoke")
+    assert (root / "results/data/two_points.npz").is_file()
+    assert not (root / "runs").exists()

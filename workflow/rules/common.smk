@@ -112,12 +112,16 @@ config.update(_merged)
 # Presets never overwrite each other: the preset that config.yaml itself selects (the run
 # without --config preset=...) writes results/, figures/, logs/, paper/ and .snakemake/ in
 # the working directory as always; any other preset P writes them under runs/P/ instead.
-# Every process of the run (the main one, each local or SLURM job, --report) parses this
-# file from the same start directory and so changes into the same folder; targets on the
-# command line are paths inside it (results/claims.csv, not runs/P/results/claims.csv).
+# Every process of the run (the main one, each local job, --report) parses this file from
+# the same start directory and so changes into the same folder (a SLURM job starts there
+# already); targets on the command line are paths inside it (results/claims.csv, not
+# runs/P/results/claims.csv).
 DEFAULT_PRESET = load_configfile(str(Path(workflow.basedir) / "config.yaml"))["preset"]
 RUN_ROOT = Path() if config["preset"] == DEFAULT_PRESET else Path("runs") / config["preset"]
-if RUN_ROOT != Path():
+# A cluster job (SLURM) starts in the directory its run was submitted from, runs/P itself:
+# it is already there and must not descend again.
+INSIDE_RUN_ROOT = Path.cwd().parts[-2:] == RUN_ROOT.parts
+if RUN_ROOT != Path() and not INSIDE_RUN_ROOT:
     RUN_ROOT.mkdir(parents=True, exist_ok=True)
     os.chdir(RUN_ROOT)
 
