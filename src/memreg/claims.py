@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from .unet_scale import PAPER_SCALE_HINT, table_scale_label
+from .unet_scale import run_scale_note, table_scale_label
 
 COLUMNS = ["id", "family", "claim", "quantity", "criterion", "value", "holds"]
 
@@ -255,7 +255,7 @@ def unet(tab: pd.DataFrame, th: Thresholds) -> list[Claim]:
     every size ends memorized; (b) there, the steps to reach ``unet_level`` fall with the
     parameter count (Spearman rank correlation at most ``unet_rank_correlation``); (c) the
     largest data set gets there later than the smallest, size by size."""
-    scale = f"this run: {table_scale_label(tab)}; {PAPER_SCALE_HINT}"
+    scale = run_scale_note(table_scale_label(tab))
     n_small, n_large = tab["n_train"].min(), tab["n_train"].max()
     small, large = tab[tab["n_train"] == n_small], tab[tab["n_train"] == n_large]
     final = small.sort_values("step").groupby("model_channels").tail(1).sort_values("n_params")

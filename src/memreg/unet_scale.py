@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:  # torch is imported only by the guard, not by the claims and plots
-    from .unet_training import EvalConfig, UNetTrainConfig
+    from .unet_training import UNetTrainConfig
 
 # model_channels -> seconds, measured with 2 threads at 64x64 (benchmarks/README.md)
 CPU_SECONDS_PER_STEP = {4: 0.079, 8: 0.092, 16: 0.160, 32: 0.418, 64: 1.40, 128: 5.66}
@@ -43,12 +43,12 @@ def _loglog(table: dict[int, float], channels: int) -> float:
     return float(math.exp(t[k] + slope * (x - c[k])))
 
 
-def cpu_hours(
-    model_channels: int, resolution: int, train: UNetTrainConfig, evaluation: EvalConfig
-) -> float:
-    """Estimated hours of one ``train_unet`` run on 2 CPU threads (module docstring)."""
+def cpu_hours(model_channels: int, resolution: int, train: UNetTrainConfig) -> float:
+    """Estimated hours of one ``train_unet`` run on 2 CPU threads (module docstring), its
+    evaluation rounds (``train.evaluation``) included."""
     pixels = (resolution / MEASURED_RESOLUTION) ** 2
     rounds = len(train.eval_steps())
+    evaluation = train.evaluation
     forwards = evaluation.n_eval / 100 * (2 * evaluation.n_steps - 1)
     seconds = max(1.0, pixels) * train.steps * _loglog(CPU_SECONDS_PER_STEP, model_channels)
     seconds += pixels * rounds * forwards * _loglog(CPU_SECONDS_PER_100_FORWARDS, model_channels)
@@ -63,7 +63,6 @@ def check_cpu_budget(
     model_channels: int,
     resolution: int,
     train: UNetTrainConfig,
-    evaluation: EvalConfig,
     device: str | None,
     limit_hours: float,
     allow_slow_cpu: bool,
@@ -75,7 +74,7 @@ def check_cpu_budget(
 
     if pick_device(device).type == "cuda":
         return None
-    hours = cpu_hours(model_channels, resolution, train, evaluation)
+    hours = cpu_hours(model_channels, resolution, train)
     if hours > limit_hours and not allow_slow_cpu:
         raise SlowOnCPU(
             f"this U-Net training (model_channels {model_channels}, {resolution}x{resolution}, "
@@ -97,6 +96,12 @@ def scale_label(resolution: int, steps: int, model_channels: list[int]) -> str:
     sizes = sorted(int(c) for c in model_channels)
     span = f"{sizes[0]}-{sizes[-1]}" if len(sizes) > 1 else f"{sizes[0]}"
     return f"{resolution}x{resolution}, {steps:,} steps, model_channels {span}"
+
+
+def run_scale_note(label: str) -> str:
+    """What a family-K figure, claim or caption says of its scale: this run's ``label``
+    (``scale_label``) and how to get the paper's."""
+    return f"this run: {label}; {PAPER_SCALE_HINT}"
 
 
 def table_scale_label(table) -> str:

@@ -199,8 +199,8 @@ def unet_runtime(model_channels):
     from memreg.unet_training import EvalConfig, UNetTrainConfig
 
     UN = config["unet"]
-    hours = cpu_hours(int(model_channels), UN["resolution"], UNetTrainConfig(**UN["train"]),
-                      EvalConfig(**UN["evaluation"]))  # fmt: skip
+    train = UNetTrainConfig(**UN["train"], evaluation=EvalConfig(**UN["evaluation"]))
+    hours = cpu_hours(int(model_channels), UN["resolution"], train)
     return int(10 + 2 * 60 * hours)
 
 

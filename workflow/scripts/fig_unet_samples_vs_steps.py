@@ -2,13 +2,13 @@
 
 from memreg import plots
 from memreg.io import load_arrays
-from memreg.unet_scale import PAPER_SCALE_HINT, scale_label
+from memreg.unet_scale import run_scale_note, scale_label
 
 grids, meta = load_arrays(snakemake.input.grids)
 train = load_arrays(snakemake.input.images)[0]["images"]
 arch = meta["architecture"]
 scale = scale_label(arch["resolution"], meta["train"]["steps"], [arch["model_channels"]])
-title = f"data set {meta['dataset']}; this run: {scale}\n{PAPER_SCALE_HINT}"
+title = f"data set {meta['dataset']}\n{run_scale_note(scale)}"
 plots.unet_samples_vs_steps(
     grids["steps"], grids["samples"], train, snakemake.params.rows, title, snakemake.output[0]
 )

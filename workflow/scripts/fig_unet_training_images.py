@@ -2,12 +2,11 @@
 
 from memreg import plots
 from memreg.io import load_arrays
-from memreg.unet_scale import PAPER_SCALE_HINT
+from memreg.unet_scale import run_scale_note
 
 sets = {
     name: load_arrays(path)[0]["images"]
     for name, path in zip(snakemake.params.datasets, snakemake.input)
 }
 size = next(iter(sets.values())).shape[-1]
-scale = f"this run: {size}x{size} pixels; {PAPER_SCALE_HINT}"
-plots.unet_training_images(sets, snakemake.output[0], scale)
+plots.unet_training_images(sets, snakemake.output[0], run_scale_note(f"{size}x{size} pixels"))

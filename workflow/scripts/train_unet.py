@@ -24,7 +24,7 @@ cfg = UNetTrainConfig(**p.train, evaluation=EvalConfig(**p.evaluation))
 images, meta = load_arrays(snakemake.input[0])
 device = None if p.device == "auto" else p.device
 try:  # a paper-scale training that found no GPU stops here, before any work
-    hours = check_cpu_budget(arch.model_channels, arch.resolution, cfg, cfg.evaluation, device,
+    hours = check_cpu_budget(arch.model_channels, arch.resolution, cfg, device,
                              p.cpu_hours_limit, p.allow_slow_cpu)  # fmt: skip
 except SlowOnCPU as err:
     sys.exit(f"memreg: train_unet {snakemake.wildcards.dataset}_c{arch.model_channels}: {err}")
