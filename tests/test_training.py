@@ -1,8 +1,9 @@
 """MLP groups and their training (memreg.mlp, memreg.training): batched = one at a time,
-exact resume after a kill, atomic checkpoints, refusal of foreign checkpoints."""
+exact resume after a kill, refusal of foreign checkpoints, a corrupt one set aside."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -15,10 +16,11 @@ import numpy as np
 import pytest
 import torch
 
+from memreg.checkpoint import CheckpointError
 from memreg.data import authors_points
 from memreg.mlp import Architecture, MLPGroup, ModelSpec, dsm_loss, dsm_loss_and_grads
 from memreg.process import make_process
-from memreg.training import TrainConfig, load_state, train
+from memreg.training import TrainConfig, train
 
 DATA = authors_points()
 VP = make_process("vp")
@@ -149,6 +151,10 @@ def _resume_script(state: Path, iterations: int) -> str:
     """)
 
 
+def load_state(path: Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
 def test_killed_training_resumes_to_identical_weights(tmp_path):
     iterations = 5000
     state = tmp_path / "state.pt"
@@ -184,16 +190,25 @@ def test_killed_training_resumes_to_identical_weights(tmp_path):
         assert torch.equal(a, b)
 
 
-def test_foreign_or_corrupt_checkpoint_is_refused(tmp_path):
+def test_foreign_checkpoint_is_refused_and_a_corrupt_one_set_aside(tmp_path, caplog):
     state = tmp_path / "state.pt"
     cfg = TrainConfig(iterations=20, log_every=10, save_every=10)
-    train(MLPGroup(SMALL, [ModelSpec(seed=0)]), VP, DATA, cfg, state_path=state)
-    with pytest.raises(ValueError, match="different configuration.*architecture.*'width': 32"):
+    whole = train(MLPGroup(SMALL, [ModelSpec(seed=0)]), VP, DATA, cfg, state_path=state)
+    assert load_state(tmp_path / "state.pt.prev")["step"] == 10
+    with pytest.raises(
+        CheckpointError, match=r"architecture\.width: checkpoint has 32, this run has 16"
+    ):
         train(
             MLPGroup(Architecture(width=16), [ModelSpec(seed=0)]), VP, DATA, cfg, state_path=state
         )
     good = state.read_bytes()
     state.write_bytes(good[: len(good) // 2])  # a truncated file
-    with pytest.raises(ValueError, match="cannot be read"):
-        train(MLPGroup(SMALL, [ModelSpec(seed=0)]), VP, DATA, cfg, state_path=state)
-    assert state.stat().st_size == len(good) // 2  # kept for inspection, not overwritten
+    with caplog.at_level(logging.INFO, logger="memreg.checkpoint"):
+        resumed = train(MLPGroup(SMALL, [ModelSpec(seed=0)]), VP, DATA, cfg, state_path=state)
+    assert f"resuming from {state}.prev at step 10" in caplog.text
+    # set aside for inspection, not overwritten; the run went on from the previous state
+    assert (tmp_path / "state.pt.corrupt").read_bytes() == good[: len(good) // 2]
+    assert load_state(state)["step"] == 20
+    for a, b in zip(resumed.group.parameters(), whole.group.parameters()):
+        assert torch.equal(a, b)
+    np.testing.assert_array_equal(resumed.losses, whole.losses)

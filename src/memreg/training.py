@@ -13,9 +13,10 @@ own gradient), and an EMA of the weights,
 is the network that is sampled (the warm-up keeps short runs meaningful).
 
 The training state (weights, EMA, Adam, generator states, step, loss history,
-EMA snapshots at the requested iterations) is saved atomically every
-``save_every`` steps; ``train`` started again on the same state file continues
-from it and ends with the same weights as an uninterrupted run.
+EMA snapshots at the requested iterations) is saved every ``save_every`` steps by
+``memreg.checkpoint`` (atomically, the previous state kept as ``.prev``, a corrupt file
+set aside); ``train`` started again on the same state file continues from it and ends
+with the same weights as an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .io import atomic_path
+from . import checkpoint
 from .mlp import MLPGroup, ModelSpec, dsm_loss_and_grads
 from .process import Process
 
@@ -78,33 +79,12 @@ def model_generator(spec: ModelSpec) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def fingerprint(group: MLPGroup, process: Process, cfg: TrainConfig) -> dict[str, Any]:
-    """Everything a resumed run must share with the run that saved the state."""
+def resume_settings(group: MLPGroup, process: Process, cfg: TrainConfig) -> dict[str, Any]:
+    """Everything a resumed run must share with the run that saved the state (the
+    checkpoint's fingerprint): architecture, specs, process, and the training settings
+    other than how often it saves and logs."""
     settings = {k: v for k, v in asdict(cfg).items() if k not in ("save_every", "log_every")}
     return {**group.architecture_record(), "process": repr(process), "train": settings}
-
-
-def check_fingerprint(saved: dict[str, Any], expected: dict[str, Any], path: Path) -> None:
-    diffs = [
-        f"{k}: checkpoint has {saved.get(k)!r}, this run has {v!r}"
-        for k, v in expected.items()
-        if saved.get(k) != v
-    ]
-    if diffs:
-        raise ValueError(
-            f"checkpoint {path} is from a different configuration; " + "; ".join(diffs)
-        )
-
-
-def load_state(path: str | Path) -> dict[str, Any]:
-    """A training state saved by ``train``; a truncated or corrupt file raises."""
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - any unpickling failure means a bad file
-        raise ValueError(
-            f"checkpoint {path} cannot be read ({err}); it is kept as it is: "
-            "delete it to train from scratch"
-        ) from err
 
 
 def _params(group: MLPGroup) -> list[torch.Tensor]:
@@ -120,7 +100,7 @@ def train(
     progress: bool = False,
 ) -> TrainResult:
     """Train every network of ``group`` on ``data`` (N, d); resume from ``state_path``
-    when it exists."""
+    (or its ``.prev``) when it exists, by the policy of ``memreg.checkpoint``."""
     x0 = torch.as_tensor(data, dtype=torch.float32)
     n, d = x0.shape
     if d != group.arch.dim:
@@ -133,11 +113,10 @@ def train(
         p.grad = g
     gens = [model_generator(s) for s in group.specs]
     step, loss_steps, losses, snapshots = 0, [], [], {}
-    expected = fingerprint(group, process, cfg)
+    expected = checkpoint.fingerprint(resume_settings(group, process, cfg))
     path = Path(state_path) if state_path is not None else None
-    if path is not None and path.exists():
-        state = load_state(path)
-        check_fingerprint(state["fingerprint"], expected, path)
+    state = checkpoint.load(path, expected) if path is not None else None
+    if state is not None:
         group.load_state_dict(state["group"])
         opt.load_state_dict(state["optimizer"])
         ema = state["ema"]
@@ -160,8 +139,7 @@ def train(
             "losses": losses,
             "snapshots": {str(k): v for k, v in snapshots.items()},
         }
-        with atomic_path(path) as tmp:
-            torch.save(state, tmp)
+        checkpoint.save(path, state)
 
     T, wanted = process.T, set(cfg.snapshots)
     running = torch.zeros(group.n_models)

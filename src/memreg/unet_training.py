@@ -20,25 +20,26 @@ Every random draw of training comes from one CPU generator seeded by ``seed``, s
 a run on CPU is reproducible bit for bit and a resumed run ends with the same
 weights as an uninterrupted one. Checkpoints (every ``checkpoint_every`` steps)
 hold the model, EMA, optimizer, generator state, step, losses and evaluations;
-they are written atomically, the previous one kept as ``<name>.prev``; a corrupt
-latest checkpoint is set aside (``<name>.corrupt``) and the run resumes from the
-previous good one.
+``memreg.checkpoint`` writes them atomically, the previous one kept as ``<name>.prev``;
+a corrupt latest checkpoint is set aside (``<name>.corrupt``) and the run resumes from
+the previous good one.
 """
 
 from __future__ import annotations
 
 import copy
 import logging
-import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from . import checkpoint as ckpt  # `checkpoint` is train_unet's argument
+from .checkpoint import CheckpointError, differences
 from .edm import (
     EDMDenoiser,
     draw_noise_levels,
@@ -111,10 +112,6 @@ class UNetTrainConfig:
         return list(range(self.eval_every, self.steps + 1, self.eval_every))
 
 
-class CheckpointError(RuntimeError):
-    """A checkpoint that cannot be used: corrupt, or from another configuration."""
-
-
 def pick_device(device: str | None = None) -> torch.device:
     """``device`` if given, else CUDA when available, else CPU."""
     if device is not None:
@@ -122,70 +119,17 @@ def pick_device(device: str | None = None) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def fingerprint(unet: UNetConfig, train: UNetTrainConfig, images: torch.Tensor) -> dict[str, Any]:
-    """What a checkpoint must match to be resumed: architecture, settings, data."""
+def resume_settings(
+    unet: UNetConfig, train: UNetTrainConfig, images: torch.Tensor
+) -> dict[str, Any]:
+    """What a checkpoint must match to be resumed (its fingerprint): architecture,
+    settings, data."""
     return {
         "unet": unet.record(),
-        "train": asdict(train),
+        "train": train,
         "data_sum": float(images.double().sum()),
         "data_shape": list(images.shape),
     }
-
-
-def _differences(saved: dict[str, Any], expected: dict[str, Any], prefix: str = "") -> list[str]:
-    out = []
-    for key in sorted(set(saved) | set(expected)):
-        a, b = saved.get(key), expected.get(key)
-        if isinstance(a, dict) and isinstance(b, dict):
-            out += _differences(a, b, f"{prefix}{key}.")
-        elif a != b:
-            out.append(f"{prefix}{key}: checkpoint has {a!r}, this run has {b!r}")
-    return out
-
-
-def load_checkpoint(path: Path, expected: dict[str, Any]) -> dict[str, Any] | None:
-    """The newest usable checkpoint at ``path`` (or its ``.prev``), None when neither exists.
-
-    A latest checkpoint that cannot be read is renamed to ``<path>.corrupt`` and the
-    previous one is used; if no readable checkpoint is left, CheckpointError. A
-    checkpoint of another configuration is refused, naming the settings that differ."""
-    prev = path.with_name(path.name + ".prev")
-    for candidate in (path, prev):
-        if not candidate.exists():
-            continue
-        try:
-            state = torch.load(candidate, map_location="cpu", weights_only=True)
-            if not isinstance(state, dict) or "fingerprint" not in state:
-                raise ValueError("not a memreg U-Net checkpoint")
-        except Exception as err:  # truncated zip, wrong format, ...
-            corrupt = candidate.with_name(candidate.name + ".corrupt")
-            os.replace(candidate, corrupt)
-            log.warning("checkpoint %s is unreadable (%s); moved to %s", candidate, err, corrupt)
-            continue
-        diff = _differences(state["fingerprint"], expected)
-        if diff:
-            raise CheckpointError(
-                f"checkpoint {candidate} was written by another configuration: "
-                + "; ".join(diff)
-                + ". Delete it to start this configuration from scratch."
-            )
-        if candidate == prev:
-            log.warning("resuming from the previous checkpoint %s", prev)
-        return state
-    if any(p.with_name(p.name + ".corrupt").exists() for p in (path, prev)):
-        raise CheckpointError(
-            f"no readable checkpoint left at {path} (corrupt copies kept as *.corrupt); "
-            "delete them to start from scratch"
-        )
-    return None
-
-
-def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """Write ``state`` atomically; the checkpoint it replaces becomes ``<path>.prev``."""
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
-        if path.exists():
-            os.replace(path, path.with_name(path.name + ".prev"))
 
 
 def adam(model: torch.nn.Module, lr: float, capturable: bool = False) -> torch.optim.Adam:
@@ -320,7 +264,8 @@ def train_unet(
     on_step: Callable[[int], None] | None = None,
     cuda_graph: bool = False,
 ) -> UNetRun:
-    """Train a U-Net denoiser on ``images`` (N, H, W) in [0, 1]; resume from ``checkpoint``.
+    """Train a U-Net denoiser on ``images`` (N, H, W) in [0, 1]; resume from ``checkpoint``
+    (or its ``.prev``) by the policy of ``memreg.checkpoint``.
 
     ``cuda_graph``: on a CUDA device, replay each training step as one captured CUDA graph
     (``GraphedStep``); the same draws and updates, only the launch overhead is gone. On
@@ -344,19 +289,17 @@ def train_unet(
     train_dev = train.to(dev)
     step, loss_steps, losses, evaluations, grids, seconds = 0, [], [], [], {}, 0.0
     path = Path(checkpoint) if checkpoint is not None else None
-    expected = fingerprint(unet_cfg, cfg, train)
-    if path is not None:
-        state = load_checkpoint(path, expected)
-        if state is not None:
-            model.load_state_dict(state["model"])
-            ema.load_state_dict(state["ema"])
-            opt.load_state_dict(state["optimizer"])
-            adam_policy(opt, capturable=graphed)
-            gen.set_state(state["generator"])
-            step, loss_steps, losses = state["step"], state["loss_steps"], state["losses"]
-            evaluations, seconds = state["evaluations"], state["seconds"]
-            grids = {int(k): v for k, v in state["grids"].items()}
-            log.info("resumed from %s at step %d", path, step)
+    expected = ckpt.fingerprint(resume_settings(unet_cfg, cfg, train))
+    state = ckpt.load(path, expected) if path is not None else None
+    if state is not None:
+        model.load_state_dict(state["model"])
+        ema.load_state_dict(state["ema"])
+        opt.load_state_dict(state["optimizer"])
+        adam_policy(opt, capturable=graphed)
+        gen.set_state(state["generator"])
+        step, loss_steps, losses = state["step"], state["loss_steps"], state["losses"]
+        evaluations, seconds = state["evaluations"], state["seconds"]
+        grids = {int(k): v for k, v in state["grids"].items()}
 
     def checkpoint_state() -> dict[str, Any]:
         return {
@@ -425,7 +368,7 @@ def train_unet(
             seconds_now = seconds + time.perf_counter() - start
             state = checkpoint_state()
             state["seconds"] = seconds_now
-            save_checkpoint(path, state)
+            ckpt.save(path, state)
         if on_step is not None:
             on_step(step)
     if bar is not None:
@@ -446,7 +389,7 @@ def load_unet(path: str | Path, unet_cfg: UNetConfig | None = None) -> EDMDenois
     state = torch.load(path, map_location="cpu", weights_only=True)
     saved = UNetConfig(**state["unet"])
     if unet_cfg is not None and saved.record() != unet_cfg.record():
-        diff = _differences(saved.record(), unet_cfg.record())
+        diff = differences(saved.record(), unet_cfg.record())
         raise CheckpointError(f"model {path} has another architecture: " + "; ".join(diff))
     model = EDMDenoiser(UNet(saved))
     model.load_state_dict(state["ema"])

@@ -1,7 +1,5 @@
 """Snakemake adapter: train one EDM U-Net (family K), resuming from its checkpoint."""
 
-import hashlib
-import json
 import logging
 import sys
 from pathlib import Path
@@ -10,6 +8,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from memreg import checkpoint as ckpt
 from memreg.io import load_arrays, save_arrays, save_table
 from memreg.unet import UNetConfig
 from memreg.unet_scale import SlowOnCPU, check_cpu_budget
@@ -32,8 +31,8 @@ if hours is not None:
     logging.info("estimated %.2f h on this CPU (unet.cpu_hours_limit = %g h)", hours,
                  p.cpu_hours_limit)  # fmt: skip
 # Named by a hash of the settings, so a checkpoint left by another configuration never blocks.
-key = hashlib.sha256(json.dumps([p.architecture, p.train, p.evaluation], sort_keys=True).encode())
-checkpoint = Path(p.checkpoint_dir) / f"checkpoint-{key.hexdigest()[:12]}.pt"
+key = ckpt.settings_key([p.architecture, p.train, p.evaluation])
+checkpoint = Path(p.checkpoint_dir) / f"checkpoint-{key}.pt"
 run = train_unet(
     images["images"], arch, cfg, checkpoint=checkpoint, device=device, progress=True,
     cuda_graph=p.cuda_graph,
@@ -63,5 +62,4 @@ save_arrays(
 save_table(
     snakemake.output.loss, pd.DataFrame({"step": run.loss_steps, "loss": run.losses}), record
 )
-for leftover in (checkpoint, checkpoint.with_name(checkpoint.name + ".prev")):
-    leftover.unlink(missing_ok=True)  # the outputs hold everything; checkpoints are large
+ckpt.remove(checkpoint)  # the outputs hold everything; checkpoints are large
