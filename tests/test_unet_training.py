@@ -87,6 +87,16 @@ def test_a_checkpoint_of_another_configuration_is_refused_by_name(tmp_path):
         train_unet(IMAGES, ARCH, config(lr=2e-3), checkpoint=ckpt)
 
 
+def test_the_loss_curve_is_the_mean_over_blocks_of_log_every_steps():
+    every_step = train_unet(IMAGES, ARCH, config(log_every=1))
+    pairs = train_unet(IMAGES, ARCH, config(log_every=2))
+    assert same_weights(every_step.ema, pairs.ema)
+    assert every_step.loss_steps == [1, 2, 3, 4, 5, 6] and pairs.loss_steps == [2, 4, 6]
+    means = [(a + b) / 2 for a, b in zip(every_step.losses[::2], every_step.losses[1::2])]
+    assert pairs.losses == pytest.approx(means, rel=1e-6)
+    assert train_unet(IMAGES, ARCH, config()).loss_steps == [6]  # default 100: the end only
+
+
 def test_saved_model_loads_and_refuses_another_architecture(tmp_path):
     run = train_unet(IMAGES, ARCH, config(steps=3))
     save_unet(tmp_path / "model.pt", run, ARCH)
@@ -108,6 +118,7 @@ def test_training_reduces_the_loss():
         ({"steps": 7}, "steps = 7 is not a multiple of eval_every = 3"),
         ({"lr": -1.0}, "lr must be > 0"),
         ({"batch_size": 0}, "batch_size must be >= 1"),
+        ({"log_every": 0}, "log_every must be >= 1"),
     ],
 )
 def test_bad_settings_are_refused(kw, message):

@@ -22,7 +22,7 @@ with the same weights as an uninterrupted run.
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +70,6 @@ class TrainResult:
     snapshots: dict[int, list[torch.Tensor]]
     loss_steps: np.ndarray
     losses: np.ndarray  # (n_logs, M): mean loss over each block of log_every steps
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def model_generator(spec: ModelSpec) -> torch.Generator:

@@ -22,7 +22,8 @@ weights as an uninterrupted one. Checkpoints (every ``checkpoint_every`` steps)
 hold the model, EMA, optimizer, generator state, step, losses and evaluations;
 ``memreg.checkpoint`` writes them atomically, the previous one kept as ``<name>.prev``;
 a corrupt latest checkpoint is set aside (``<name>.corrupt``) and the run resumes from
-the previous good one.
+the previous good one. The loss is recorded as its mean over blocks of ``log_every``
+steps.
 """
 
 from __future__ import annotations
@@ -92,10 +93,11 @@ class UNetTrainConfig:
     seed: int = 0
     checkpoint_every: int = 1000
     eval_every: int = 1000
+    log_every: int = 100  # steps per point of the loss curve (their mean loss)
     evaluation: EvalConfig = field(default_factory=EvalConfig)
 
     def __post_init__(self) -> None:
-        for key in ("steps", "batch_size", "checkpoint_every", "eval_every"):
+        for key in ("steps", "batch_size", "checkpoint_every", "eval_every", "log_every"):
             if getattr(self, key) < 1:
                 raise ValueError(f"{key} must be >= 1, got {getattr(self, key)}")
         if self.eval_every > self.steps:
@@ -350,7 +352,7 @@ def train_unet(
         with torch.no_grad():
             torch._foreach_lerp_(ema_params, params, 1.0 - beta)
         running, n_running = running + loss.detach(), n_running + 1
-        if step % 100 == 0 or step == cfg.steps:
+        if step % cfg.log_every == 0 or step == cfg.steps:
             loss_steps.append(step)
             losses.append(float(running) / n_running)
             running, n_running = 0.0, 0
@@ -374,8 +376,7 @@ def train_unet(
     if bar is not None:
         bar.close()
     seconds += time.perf_counter() - start
-    n_params = sum(p.numel() for p in model.net.parameters())
-    return UNetRun(ema.cpu(), n_params, loss_steps, losses, evaluations, grids, seconds)
+    return UNetRun(ema.cpu(), model.net.n_params, loss_steps, losses, evaluations, grids, seconds)
 
 
 def save_unet(path: str | Path, run: UNetRun, unet_cfg: UNetConfig) -> None:
