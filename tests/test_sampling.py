@@ -11,6 +11,7 @@ import torch
 from scipy.integrate import solve_ivp
 from scipy.special import logsumexp
 
+from memreg import sampling
 from memreg.data import authors_points
 from memreg.process import make_process
 from memreg.sampling import (
@@ -412,3 +413,31 @@ def test_adaptive_options_refused():
             sample_ode(score, n=3, **bad)
     with pytest.raises(ValueError, match="n_steps"):
         sample_ode(score, n=3, n_steps=2.5)
+
+
+@pytest.mark.parametrize("name, c", [("ve_talk", 0.0), ("ve_talk", 1e-4), ("vp", 0.0)])
+def test_lock_jump_is_exact(name, c, monkeypatch):
+    """The lock test only removes work: the empirical score (locked samples jump to their
+    exact end) and the same score behind a plain callable (no lock test, integrated to the
+    end) agree to the tolerance; and most samples do lock before t_min."""
+    proc = make_process(name)
+    score = EmpiricalScore(TRAIN, c=c, process=proc)
+    plain = lambda x, t: score(x, t)  # noqa: E731  (no .denoiser: no lock test)
+    plain.c = c
+    x0 = initial_noise(100, 2, seed=9, process=proc).numpy()
+    a = sample_ode(score, x_init=x0, rtol=1e-9, atol=1e-9)
+    b = sample_ode(plain, x_init=x0, process=name, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(a, b, rtol=0, atol=1e-7)
+    locked = []
+    first, second, _ = score.nearest_two(torch.as_tensor(x0 / float(proc.alpha(proc.T))))
+    assert (second - first).min() < 1.0  # the starts are not locked already
+    real = sampling._locked
+
+    def spy(*args):
+        out = real(*args)
+        locked.append(int(out[0].sum()))
+        return out
+
+    monkeypatch.setattr(sampling, "_locked", spy)
+    sample_ode(score, x_init=x0)
+    assert sum(locked) >= 50, locked

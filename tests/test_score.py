@@ -473,3 +473,20 @@ def test_cuda_expansion_matches_direct(sigma):
     got = gpu.denoiser(x, sigma)
     assert got.device.type == "cuda"
     np.testing.assert_allclose(got.cpu().numpy(), cpu.denoiser(x, sigma).numpy(), atol=1e-7)
+
+
+@pytest.mark.parametrize("n_train, chunk_bytes", [(1, 4 * 2**20), (20, 4 * 2**20), (23, 600)])
+def test_nearest_two_against_brute_force(n_train, chunk_bytes):
+    """Distances to the nearest and second-nearest training points and the nearest's index,
+    in one chunk and across chunk boundaries (23 points, chunks of a few points)."""
+    rng = np.random.default_rng(3)
+    train = rng.normal(size=(n_train, 3))
+    y = rng.normal(size=(40, 3))
+    score = EmpiricalScore(train, chunk_bytes=chunk_bytes)
+    first, second, nearest = score.nearest_two(torch.as_tensor(y))
+    dist = np.sqrt(((y[:, None, :] - train[None]) ** 2).sum(-1))
+    order = np.sort(dist, axis=1)
+    np.testing.assert_allclose(first.numpy(), order[:, 0], rtol=1e-12)
+    np.testing.assert_array_equal(nearest.numpy(), dist.argmin(axis=1))
+    want = order[:, 1] if n_train > 1 else np.full(len(y), np.inf)
+    np.testing.assert_allclose(second.numpy(), want, rtol=1e-12)

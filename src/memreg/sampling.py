@@ -16,15 +16,15 @@ second-order update (exponential Heun, ETD2RK) adds (D_1 - D_0)(1 - (1 - e^{-Lam
 with D_1 the denoiser at the predicted end point. For a score without ``c`` (a
 learned one) c = 0 and D is Tweedie's D = (x + sigma^2 s) / alpha.
 
-Default: step-size control, per sample, on the third-order exponential Runge-Kutta method
-with stages at Lambda-fractions 0, 1/3, 2/3 (Hochbruck & Ostermann 2010; equations in
-``_adaptive_exponential``). Each sample carries its own s and step h; a step is accepted
-when its error estimate (the third- minus the embedded second-order result) is below
-atol + rtol |y| in every coordinate, and h changes by 0.9 err^{-1/3} (clipped to [0.2, 10]).
-While the weights are locked onto one training point D is constant, the update is exact,
-the estimate is 0 and the step grows tenfold, so a sample spends its steps only where its
-weights move. With ``n_steps`` or ``t_grid`` the fixed grid is used instead (every sample
-on the same times, exponential Heun or Euler).
+Default: Dormand-Prince 5(4) with a step per sample, in u = Lambda(s), the variable in
+which the ODE reads dy/du = D(y, s(u)) - y (equations in ``_adaptive_rk``). Each sample
+carries its own s and step; a step is accepted when its error estimate (the fifth- minus
+the embedded fourth-order result) is below atol + rtol |y| in every coordinate. For the
+empirical score (tau = 0) a sample leaves the integration as soon as its weights are
+provably locked onto its nearest training point x_n for the rest of the path: then D = x_n
+and the exact end is y(s_end) = x_n + (y - x_n) e^{-Lambda(s, s_end)} (``_locked``). So a
+sample spends its steps only while its weights move. With ``n_steps`` or ``t_grid`` the
+fixed grid is used instead (every sample on the same times, exponential Heun or Euler).
 
 Also: Heun's method on the ODE in t (a general explicit cross-check), and the
 reverse SDE  dx = [f x - g2 s] dt + sqrt(g2) dw  by Euler-Maruyama.
@@ -48,8 +48,8 @@ Score = Callable[[torch.Tensor, Any], torch.Tensor]
 
 _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(8)
 DEFAULT_STEPS = 400  # fixed grids: steps when only spacing (or method "heun") is asked for
-DEFAULT_RTOL = 5e-6  # adaptive default: tolerances on y = x / alpha per coordinate
-DEFAULT_ATOL = 5e-6
+DEFAULT_RTOL = 1e-6  # adaptive default: tolerances on y = x / alpha per coordinate
+DEFAULT_ATOL = 1e-6
 SMALL_WORK = 2**22  # B N d below which the adaptive sampler runs on one intra-op thread
 INITIAL_STEP = 0.2  # first step in s = -log sigma_hat
 
@@ -137,13 +137,16 @@ def lambda_integral(process: Process, c: float, s0: float, s1: float) -> float:
     return float(0.5 * (s1 - s0) * np.dot(_GL_WEIGHTS, lam))
 
 
-def lambda_rows(process: Process, c: float, s0: torch.Tensor, s1: torch.Tensor) -> torch.Tensor:
+def lambda_rows(
+    process: Process, c: float, s0: torch.Tensor, s1: torch.Tensor, panels: int = 1
+) -> torch.Tensor:
     """Lambda = int_{s0}^{s1} sigma_hat^2 / (sigma_hat^2 + c / alpha^2) ds per row.
 
     s1 - s0 for c = 0; for alpha = 1 in closed form,
     Lambda = (1/2) log((sigma_hat_0^2 + c) / (sigma_hat_1^2 + c))
            = (1/2) log1p(-e^{-2 s0} expm1(-2 (s1 - s0)) / (e^{-2 s1} + c));
-    otherwise by 8-point Gauss-Legendre."""
+    otherwise by 8-point Gauss-Legendre on ``panels`` equal panels (one for a step; many
+    for a long interval, over which lambda falls from 1 to 0)."""
     h = s1 - s0
     if c == 0.0:
         return h
@@ -151,12 +154,15 @@ def lambda_rows(process: Process, c: float, s0: torch.Tensor, s1: torch.Tensor) 
         return 0.5 * torch.log1p(
             -torch.exp(-2.0 * s0) * torch.expm1(-2.0 * h) / (torch.exp(-2.0 * s1) + c)
         )
-    nodes = torch.as_tensor(_GL_NODES, dtype=s0.dtype, device=s0.device)
-    weights = torch.as_tensor(_GL_WEIGHTS, dtype=s0.dtype, device=s0.device)
-    s = 0.5 * (s0 + s1)[:, None] + 0.5 * h[:, None] * nodes
+    like = dict(dtype=s0.dtype, device=s0.device)
+    nodes = torch.as_tensor(_GL_NODES, **like)
+    weights = torch.as_tensor(_GL_WEIGHTS, **like)
+    width = h / panels
+    mids = s0[:, None] + width[:, None] * (torch.arange(panels, **like) + 0.5)  # (B, panels)
+    s = mids[..., None] + 0.5 * width[:, None, None] * nodes  # (B, panels, 8)
     sh2 = torch.exp(-2.0 * s)
     lam = sh2 / (sh2 + c / process.alpha(process.t_of_s(s)) ** 2)
-    return 0.5 * h * (lam @ weights)
+    return 0.5 * width * (lam @ weights).sum(dim=1)
 
 
 def initial_noise(n: int, dim: int, seed: int, process: Process, **kw: Any) -> torch.Tensor:
@@ -241,7 +247,7 @@ def sample_ode(
     """Integrate the probability-flow ODE from T (or t_max) down to t_min.
 
     Starts from x_init, or from n draws of N(0, sigma(T)^2 I) with ``seed``.
-    Default: the third-order exponential integrator with per-sample step-size control
+    Default: Dormand-Prince 5(4) with per-sample step-size control and lock detection
     (tolerances rtol, atol on y = x / alpha; module docstring). With ``n_steps`` (grid
     ``spacing``) or ``t_grid``: a fixed grid, method "exponential" (in s, ``order`` 1 or 2)
     or "heun" (in t; 400 steps unless given). The score is called with one time per row
@@ -271,7 +277,7 @@ def sample_ode(
             if not (isinstance(tol, (int, float)) and math.isfinite(tol) and tol > 0):
                 raise ValueError(f"{name} must be a finite number > 0, got {tol!r}")
         with _few_threads(score, x):
-            return _adaptive_exponential(score, proc, x, float(t[0]), float(t[-1]), rtol, atol)
+            return _adaptive_rk(score, proc, x, float(t[0]), float(t[-1]), rtol, atol)
     if method == "exponential":
         if order not in (1, 2):
             raise ValueError(f"order must be 1 or 2, got {order}")
@@ -282,11 +288,6 @@ def sample_ode(
         raise ValueError(f"unknown method {method!r}; allowed: 'exponential', 'heun'")
     with _few_threads(score, x):
         return _integrate(step, x, t, return_trajectory, progress)
-
-
-def _g(z: torch.Tensor) -> torch.Tensor:
-    """g(z) = z phi_2(-z) = 1 - (1 - e^{-z}) / z, by its series below z = 1e-4."""
-    return torch.where(z > 1e-4, 1.0 + torch.expm1(-z) / z, z * (0.5 - z * (1.0 / 6 - z / 24)))
 
 
 def _stage_s(proc: Process, c: float, s0, s1, lam, frac: float) -> torch.Tensor:
@@ -325,64 +326,104 @@ def _few_threads(score: Score, x: torch.Tensor):
         torch.set_num_threads(n)
 
 
-def _adaptive_exponential(score, proc, x, t_max, t_min, rtol, atol) -> np.ndarray:
-    """Third-order exponential Runge-Kutta with an embedded second-order estimate and a step
-    size per sample, in u = Lambda (where dy/du = -(y - D)). Stages at u-fractions 0, 1/3, 2/3
-    (Hochbruck & Ostermann 2010, the exponential Heun method of order 3), g(z) = z phi_2(-z):
+# Dormand & Prince (1980), RK5(4)7FM: nodes c, stages a, fifth-order weights b (= the last
+# row of a: first same as last), and e = b - b_hat, the difference with the embedded
+# fourth-order weights.
+DP_C = (0.0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1.0, 1.0)
+DP_A = (
+    (),
+    (1 / 5,),
+    (3 / 40, 9 / 40),
+    (44 / 45, -56 / 15, 32 / 9),
+    (19372 / 6561, -25360 / 2187, 64448 / 6561, -212 / 729),
+    (9017 / 3168, -355 / 33, 46732 / 5247, 49 / 176, -5103 / 18656),
+    (35 / 384, 0.0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84),
+)
+DP_E = (71 / 57600, 0.0, -71 / 16695, 71 / 1920, -17253 / 339200, 22 / 525, -1 / 40)
 
-        Y_2 = D_1 + (y - D_1) e^{-L/3},     Y_3 = D_1 + (y - D_1) e^{-2L/3} + 2 g(2L/3) (D_2 - D_1),
-        y'  = D_1 + (y - D_1) e^{-L} + (3/2) g(L) (D_3 - D_1),
-        err = (3/2) g(L) (D_3 - 2 D_2 + D_1)   (y' minus the order-2 result with b_2 = 3 phi_2).
 
-    Exact while D is constant (locked weights), where err = 0 and the step grows tenfold.
-    Rows leave the batch when they reach t_min, so the score sees the unfinished ones only."""
+def _lock_margin(score: Score, proc: Process):
+    """For an EmpiricalScore with tau = 0 in the "direct" form, the K of the lock test
+    (K = 40 + log N); None for any other score (no test: it is integrated to the end)."""
+    if not isinstance(score, EmpiricalScore) or score.tau != 0.0 or score.form != "direct":
+        return None
+    return 40.0 + math.log(score.train.shape[0])
+
+
+def _adaptive_rk(score, proc, x, t_max, t_min, rtol, atol) -> np.ndarray:
+    """Dormand-Prince 5(4) in u = Lambda(s), where dy/du = D(y, s(u)) - y, with a step and
+    an s per sample; lock detection for the empirical score (module docstring).
+
+    The step is chosen in s (h, grown or shrunk by 0.9 err^{-1/5}, clipped to [0.2, 10]);
+    its u-length is H = Lambda(s, s + h) and stage i sits where Lambda(s, s_i) = c_i H. A
+    step is accepted when err = max_k |H sum_i e_i k_i| / (atol + rtol max(|y|, |y'|)) <= 1
+    in every coordinate k. Rows leave the batch when they reach t_min or lock."""
     c = float(getattr(score, "c", 0.0))
     like = dict(dtype=x.dtype, device=x.device)
     s_end = float(proc.s_of_t(t_min))
+    alpha_end = float(proc.alpha(t_min))
+    lock_k = _lock_margin(score, proc)
     n = x.shape[0]
     out = torch.empty_like(x)
     idx = torch.arange(n, device=x.device)
     s = torch.full((n,), float(proc.s_of_t(t_max)), **like)
     h = torch.full((n,), INITIAL_STEP, **like)
-    t = torch.full((n,), t_max, **like)
     y = x / float(proc.alpha(t_max))
-    d1 = denoise(score, x, t, proc)
 
-    def at(s_stage, y_stage):
+    def slope(s_stage, y_stage):
         t_stage = proc.t_of_s(s_stage).clamp(t_min, t_max)
-        return denoise(score, proc.alpha(t_stage)[:, None] * y_stage, t_stage, proc)
+        return denoise(score, proc.alpha(t_stage)[:, None] * y_stage, t_stage, proc) - y_stage
 
+    a_rows = [torch.tensor(row, **like) for row in DP_A]
+    e_row = torch.tensor(DP_E, **like)
+    k1 = slope(s, y)
     while idx.numel() > 0:
         s1 = torch.clamp(s + h, max=s_end)
-        last = s1 >= s_end
         lam = lambda_rows(proc, c, s, s1)
-        L = lam[:, None]
-        diff = y - d1
-        d2 = at(_stage_s(proc, c, s, s1, lam, 1 / 3), d1 + diff * torch.exp(-L / 3))
-        y3 = d1 + diff * torch.exp(-2 * L / 3) + 2.0 * _g(2 * L / 3) * (d2 - d1)
-        d3 = at(_stage_s(proc, c, s, s1, lam, 2 / 3), y3)
-        gl = 1.5 * _g(L)
-        y_new = d1 + diff * torch.exp(-L) + gl * (d3 - d1)
-        err = gl * (d3 - 2.0 * d2 + d1)
-        err = (err.abs() / (atol + rtol * torch.maximum(y.abs(), y_new.abs()))).amax(dim=1)
+        H = lam[:, None]
+        ks = torch.empty((7, *y.shape), **like)
+        ks[0] = k1
+        for i in range(1, 7):
+            y_i = y + H * torch.tensordot(a_rows[i], ks[:i], dims=1)
+            s_i = s1 if DP_C[i] == 1.0 else _stage_s(proc, c, s, s1, lam, DP_C[i])
+            ks[i] = slope(s_i, y_i)
+        y_new = y_i  # the seventh stage point is the fifth-order solution (FSAL)
+        err = (H * torch.tensordot(e_row, ks, dims=1)).abs()
+        err = (err / (atol + rtol * torch.maximum(y.abs(), y_new.abs()))).amax(dim=1)
         ok = err <= 1.0
-        h = h * torch.clamp(0.9 * err.pow(-1 / 3), 0.2, 10.0)
-        done = ok & last
-        if bool(done.any()):
-            out[idx[done]] = float(proc.alpha(t_min)) * y_new[done]
-            keep = ~done
-            idx, s, s1, h, ok, y, y_new, d1 = (v[keep] for v in (idx, s, s1, h, ok, y, y_new, d1))
-            if idx.numel() == 0:
-                break
+        h = h * torch.clamp(0.9 * err.clamp(min=1e-12).pow(-0.2), 0.2, 10.0)
         y = torch.where(ok[:, None], y_new, y)
         s = torch.where(ok, s1, s)
-        if bool(ok.all()):
-            d1 = at(s, y)
-        elif bool(ok.any()):  # rejected rows keep their D_1
-            sel = ok.nonzero().squeeze(1)
-            d1 = d1.clone()
-            d1[sel] = at(s[sel], y[sel])
+        k1 = torch.where(ok[:, None], ks[6], k1)
+        done = ok & (s1 >= s_end)
+        ends = y
+        if lock_k is not None:
+            locked, jump = _locked(score, proc, c, y, s, s_end, lock_k)
+            locked = ok & locked
+            ends = torch.where(locked[:, None], jump, y)
+            done = done | locked
+        if bool(done.any()):
+            out[idx[done]] = alpha_end * ends[done]
+            keep = ~done
+            idx, s, h, y, k1 = (v[keep] for v in (idx, s, h, y, k1))
     return out.cpu().numpy()
+
+
+def _locked(score, proc, c, y, s, s_end, k):
+    """Rows whose weights stay on their nearest training point x_n down to t_min, and
+    their exact end y(s_end) = x_n + (y - x_n) e^{-Lambda(s, s_end)} (D = x_n constant).
+
+    With d_1 <= d_2 the distances from y to its two nearest training points, every other
+    weight stays below e^{-K} of w_n for the rest of the path if (d_2 - d_1)^2 > 2 K
+    sigma_hat^2: while D = x_n, y moves on the segment towards x_n, along which the logit gap
+    |y - x_m|^2 - |y - x_n|^2 is linear, hence at least min(|x_n - x_m|^2,
+    d_m^2 - d_n^2) >= (d_m - d_n)^2 (triangle inequality), and sigma_hat only decreases."""
+    first, second, nearest = score.nearest_two(y)
+    sigma_hat2 = torch.exp(-2.0 * s)
+    locked = (second - first) ** 2 > 2.0 * k * sigma_hat2
+    x_n = score.train[nearest]
+    decay = torch.exp(-lambda_rows(proc, c, s, torch.full_like(s, s_end), panels=64))
+    return locked, x_n + (y - x_n) * decay[:, None]
 
 
 def _exponential_step(score: Score, proc: Process, t: np.ndarray, order: int):

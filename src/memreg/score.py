@@ -236,6 +236,26 @@ class EmpiricalScore:
         log_total = m + torch.log(norm) - torch.where(exact, 0.0, sq_x / two_s2)
         return acc / norm, log_total
 
+    def nearest_two(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(d_1, d_2, n): the distances |y - x_n| from each row of y to its nearest and
+        second-nearest training points (d_2 = inf when N = 1) and the index n of the
+        nearest, from direct differences by chunks of training points."""
+        B, d = y.shape
+        one = torch.ones((), dtype=y.dtype, device=y.device)
+        chunk = max(2, self.chunk_bytes // (max(B, 1) * d * y.element_size()))
+        best = torch.full((B, 2), torch.inf, dtype=y.dtype, device=y.device)
+        where = torch.zeros((B, 2), dtype=torch.long, device=y.device)
+        for start in range(0, self.train.shape[0], chunk):
+            sq = -self._logits(y, one, 0.5 * one, self.train[start : start + chunk])  # |y - x|^2
+            vals, cols = torch.topk(sq, min(2, sq.shape[1]), dim=1, largest=False)
+            if start == 0 and vals.shape[1] == 2:
+                best, where = vals, cols
+                continue
+            vals, cols = torch.cat([best, vals], dim=1), torch.cat([where, cols + start], dim=1)
+            order = torch.topk(vals, 2, dim=1, largest=False).indices
+            best, where = vals.gather(1, order), cols.gather(1, order)
+        return best[:, 0].sqrt(), best[:, 1].sqrt(), where[:, 0]
+
     def _mass(self, log_total: torch.Tensor) -> torch.Tensor:
         """W = sum phi / max(sum phi, tau), from log sum phi."""
         if self.tau == 0.0:
