@@ -17,6 +17,7 @@ rule unet_images:
         dataset="|".join(UN["datasets"]),
     log:
         "logs/unet_images/{dataset}.log",
+    priority: 100  # first: every U-Net training waits for it
     conda:
         CONDA_ENV,
     resources:
