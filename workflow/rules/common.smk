@@ -10,6 +10,7 @@ from snakemake.exceptions import WorkflowError
 
 import memreg.config
 from memreg.data import scale_squares, square_images
+from memreg.process import PROCESSES
 
 
 def refuse(key, value, allowed):
@@ -258,9 +259,6 @@ def registered_outputs():
     return pdfs + REGISTRY["tables"]
 
 
-PROCESS_NAMES = ["ve_talk", "ve", "vp"]
-
-
 wildcard_constraints:
-    process="|".join(PROCESS_NAMES),
+    process="|".join(PROCESSES),
     dataset="|".join(config["data"]["point_sets"]),
