@@ -165,8 +165,9 @@ def nn_study(study):
     width = int(study.split("_")[1]) if study.startswith("width_") else run["width"]
     every, n = run["snapshot_every"], run["iterations"]
     return {
-        "architecture": {"dim": 2, "width": width, "n_hidden": NN["n_hidden"],
-                         "embedding_dim": NN["embedding_dim"]},
+        # the networks learn the score of the authors' points (rule train_mlp's input)
+        "architecture": {"dim": config["data"]["authors_points"]["dim"], "width": width,
+                         "n_hidden": NN["n_hidden"], "embedding_dim": NN["embedding_dim"]},
         "train": {"iterations": n, "lr": NN["lr"], "ema_decay": NN["ema_decay"],
                   "t_eps": NN["t_eps"], "save_every": NN["save_every"],
                   "log_every": NN["log_every"],
