@@ -39,11 +39,12 @@ def test_every_config_key_named_on_the_settings_page_exists():
 def test_no_tracked_file_cites_a_file_outside_the_repository():
     files = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True,
                            check=True).stdout.split()  # fmt: skip
+    outside = ("../" + "shared", "shared" + "/", "PAPER" + ".md")  # split: this file passes too
     for name in files:
-        if name.startswith(".ci/") or name == "tests/test_docs.py":
+        if name.startswith(".ci/"):
             continue
         path = REPO / name
         if not path.is_file() or path.stat().st_size > 2_000_000:
             continue
         text = path.read_text(errors="ignore")
-        assert "shared/" not in text and "PAPER.md" not in text, name
+        assert not any(word in text for word in outside), name
