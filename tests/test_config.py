@@ -139,6 +139,8 @@ def test_a_users_own_preset_works():
         ([], ["regularization=5"], "'regularization' = 5 is not allowed: a mapping"),
         ([], ["preset=huge"],
          "'preset' = 'huge' is not allowed: a key of presets: default, paper, smoke"),
+        ([], ["regularization__process=ve_fast"],
+         "'regularization.process' = 've_fast' is not allowed: one of 've_talk', 've', 'vp'"),
     ],
 )
 def test_refusals_are_one_short_paragraph(files, cli, expected):
@@ -151,3 +153,17 @@ def test_refusals_are_one_short_paragraph(files, cli, expected):
 
 def test_empty_section_in_a_command_line_key_is_refused():
     assert "sections joined by '__'" in refusal(cli=["unet____steps=3"])
+
+
+def test_process_names_come_from_the_library_registry():
+    # issue 15: the names are memreg.process.PROCESSES; the schema lists only each one's
+    # parameters, and config.yaml configures every process of the registry
+    from memreg.process import PROCESSES
+
+    assert "enum" not in SCHEMA["$defs"]["process_name"]
+    assert "required" not in SCHEMA["properties"]["processes"]
+    assert list(SCHEMA["properties"]["processes"]["properties"]) == list(PROCESSES)
+    assert list(BASE["processes"]) == list(PROCESSES)
+    schema = mc.completed(SCHEMA, BASE["presets"])
+    assert schema["$defs"]["process_name"]["enum"] == list(PROCESSES)
+    assert schema["properties"]["processes"]["required"] == list(PROCESSES)

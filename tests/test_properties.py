@@ -1,6 +1,7 @@
-"""Theorem-level properties of the empirical-score dynamics (PAPER.md, "What the theory says"),
-checked on the samplers for the VE processes: boundedness, symmetric starts that stay on a
-Voronoi face, invariance of shrunk Voronoi cells, and exponential convergence with rate 1."""
+"""Theorem-level properties of the empirical-score dynamics ("What the theory says" in
+docs/settings.md), checked on the samplers for the VE processes: boundedness, symmetric
+starts that stay on a Voronoi face, invariance of shrunk Voronoi cells, and exponential
+convergence with rate 1."""
 
 from __future__ import annotations
 
@@ -150,7 +151,7 @@ def test_shrunk_voronoi_cells_are_invariant_late(name, seed):
 @pytest.mark.parametrize("name", NAMES)
 def test_locked_trajectories_converge_with_rate_one(name):
     """From noise at T: once a trajectory has locked onto a training point, |y(s) - x_i|
-    decays like e^{-s} (PAPER.md), with a fitted rate within 1e-3 of 1."""
+    decays like e^{-s} (docs/settings.md), with a fitted rate within 1e-3 of 1."""
     proc = make_process(name)
     s_start, s_end = float(proc.s_of_t(proc.T)), 16.0
     x0 = initial_noise(24, 2, seed=5, process=proc).numpy()

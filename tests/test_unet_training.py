@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import re
 
 import pytest
 import torch
 
 from memreg.data import square_images
-from memreg.unet import UNetConfig
+from memreg.unet import SettingError, UNetConfig
 from memreg.unet_training import (
     CheckpointError,
     EvalConfig,
@@ -114,16 +115,30 @@ def test_training_reduces_the_loss():
 @pytest.mark.parametrize(
     "kw, message",
     [
-        ({"eval_every": 10}, "eval_every = 10 is larger than the run"),
-        ({"steps": 7}, "steps = 7 is not a multiple of eval_every = 3"),
-        ({"lr": -1.0}, "lr must be > 0"),
-        ({"batch_size": 0}, "batch_size must be >= 1"),
-        ({"log_every": 0}, "log_every must be >= 1"),
+        ({"eval_every": 10}, "eval_every = 10 is not allowed: at most steps = 6"),
+        ({"steps": 7}, "steps = 7 is not allowed: a multiple of eval_every = 3"),
+        ({"lr": -1.0}, "lr = -1.0 is not allowed: a number > 0"),
+        ({"batch_size": 0}, "batch_size = 0 is not allowed: an integer >= 1"),
+        ({"log_every": 0}, "log_every = 0 is not allowed: an integer >= 1"),
     ],
 )
 def test_bad_settings_are_refused(kw, message):
-    with pytest.raises(ValueError, match=message):
+    # the argument, its value and what is allowed (the workflow names its config key instead)
+    with pytest.raises(SettingError, match=re.escape(message)):
         config(**kw)
+
+
+@pytest.mark.parametrize(
+    "kw, message",
+    [
+        ({"n_eval": 4, "n_grid": 5}, "n_grid = 5 is not allowed: from 1 to n_eval = 4"),
+        ({"n_steps": 1}, "n_steps = 1 is not allowed: an integer >= 2"),
+        ({"sigma_min": 90.0}, "sigma_min = 90.0 is not allowed: a number > 0 below sigma_max"),
+    ],
+)
+def test_bad_evaluation_settings_are_refused(kw, message):
+    with pytest.raises(SettingError, match=re.escape(message)):
+        EvalConfig(**kw)
 
 
 def test_images_of_the_wrong_size_are_refused():

@@ -13,7 +13,8 @@ Precedence, from weakest to strongest:
 The merge keeps ``config.yaml``'s key order and writes a restated number the way
 ``config.yaml`` does (``1`` where it has ``1.0``, ``2.0`` where it has ``2``), so restating a
 value changes nothing that a rule hashes. The merged result is validated against the JSON
-schema with the preset names taken from ``presets``; a refusal is one short paragraph
+schema with the preset names taken from ``presets`` and the process names from
+``memreg.process.PROCESSES``; a refusal is one short paragraph
 (:class:`ConfigError`): the key, the value, what is allowed.
 """
 
@@ -180,13 +181,26 @@ def _allowed(error: jsonschema.ValidationError) -> str:
     return error.message.splitlines()[0]
 
 
-def validate(cfg: Mapping, schema: Mapping) -> None:
-    """Check the merged settings against ``schema``; the preset names allowed are the keys
-    of ``cfg['presets']``. Raises :class:`ConfigError` (one paragraph) on the first refusal."""
+def completed(schema: Mapping, presets: Any = None) -> dict:
+    """``schema`` with the names it leaves open filled in: a preset is a key of ``presets``
+    (``cfg['presets']``), a process a key of :data:`memreg.process.PROCESSES` (the one list
+    of process names), and ``processes`` needs the parameters of every process."""
+    from .process import PROCESSES  # here, so that importing memreg.config needs no torch
+
     schema = copy.deepcopy(dict(schema))
-    presets = cfg.get("presets")
     if isinstance(presets, Mapping):
         schema["properties"]["preset"] = {"type": "string", "enum": list(presets)}
+    schema["$defs"]["process_name"]["enum"] = list(PROCESSES)
+    schema["properties"]["processes"]["required"] = list(PROCESSES)
+    return schema
+
+
+def validate(cfg: Mapping, schema: Mapping) -> None:
+    """Check the merged settings against ``schema`` (:func:`completed`: the preset names
+    allowed are the keys of ``cfg['presets']``, the process names those of
+    ``memreg.process.PROCESSES``). Raises :class:`ConfigError` (one paragraph) on the first
+    refusal."""
+    schema = completed(schema, cfg.get("presets"))
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(cfg), key=lambda e: (list(map(str, e.absolute_path)),
                                                                    e.validator != "type"))

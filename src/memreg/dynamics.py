@@ -1,4 +1,4 @@
-"""Studies of the empirical-score dynamics (PAPER.md families B-E).
+"""Studies of the empirical-score dynamics (families B-E of docs/settings.md).
 
 Each study runs the probability-flow ODE of the empirical score and returns
 plain arrays (and tables) for ``memreg.io`` to save and ``memreg.plots`` to draw.

@@ -1,4 +1,4 @@
-"""Feed-forward score networks, trained many at a time (PAPER.md families H, I, J).
+"""Feed-forward score networks, trained many at a time (families H, I, J, docs/settings.md).
 
 One network: input [x, e(t)] with the Gaussian-Fourier embedding
 e(t) = [sin(2 pi W t), cos(2 pi W t)], W ~ N(0, I) fixed; three hidden ReLU layers

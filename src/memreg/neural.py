@@ -1,5 +1,5 @@
 """Learned scores: sampling, memorization and score error of trained MLP groups
-(PAPER.md families H, I, J).
+(families H, I, J of docs/settings.md).
 
 A trained group is saved as one file (``save_group``/``load_group``) that holds
 its architecture, the final EMA weights, the EMA weights at each snapshot

@@ -28,8 +28,6 @@ from typing import Any
 import numpy as np
 import torch
 
-LN10 = math.log(10.0)
-
 
 def _xp(t: Any):
     """The array namespace (torch or numpy) of ``t``."""
@@ -184,6 +182,8 @@ class VP(Process):
         return 2.0 * B / (a + xp.sqrt(a * a + 2.0 * b * B))
 
 
+#: The processes by name: the one list of process names (the config schema's
+#: ``process_name`` and the workflow's ``{process}`` wildcard are filled in from it).
 PROCESSES: dict[str, type[Process]] = {"ve_talk": VETalk, "ve": VE, "vp": VP}
 
 

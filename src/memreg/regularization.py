@@ -1,4 +1,4 @@
-"""Closed-form regularization studies (PAPER.md families F, F' and G).
+"""Closed-form regularization studies (families F, F' and G of docs/settings.md).
 
 Samples of the probability-flow ODE driven by a regularized closed-form score
 (``score.make_score``: Tikhonov c, or asymptotic consistency tau), how many of

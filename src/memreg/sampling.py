@@ -11,7 +11,7 @@ the ODE reads
     dy/ds = -lambda(s) (y - D),      lambda = sigma_hat^2 / (sigma_hat^2 + c / alpha^2),
 
 (lambda = 1 without regularization). Freezing D over a step of Lambda = int lambda ds
-gives the first-order update  y <- D + (y - D) e^{-Lambda}  (PAPER.md); the
+gives the first-order update  y <- D + (y - D) e^{-Lambda}  (docs/settings.md, Notation); the
 second-order update (exponential Heun, ETD2RK) adds (D_1 - D_0)(1 - (1 - e^{-Lambda}) / Lambda)
 with D_1 the denoiser at the predicted end point. For a score without ``c`` (a
 learned one) c = 0 and D is Tweedie's D = (x + sigma^2 s) / alpha.

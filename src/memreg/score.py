@@ -8,7 +8,7 @@ optimal score and its Tikhonov-regularized version are
     w_n       = softmax_n( -|x - alpha x_n|^2 / (2 sigma^2) ).
 
 c = 0 is the minimiser of denoising score matching; c > 0 adds the penalty
-gamma^2 E|s|^2 with gamma^2 sigma^2 = c (PAPER.md), which keeps s bounded as
+gamma^2 E|s|^2 with gamma^2 sigma^2 = c (docs/settings.md, Notation), which keeps s bounded as
 t -> 0: s_c -> (x_n - x) / c. The asymptotic-consistency score (threshold tau)
 multiplies s_0 by W = sum_n phi_n / max(sum_n phi_n, tau) <= 1 (see EmpiricalScore).
 ``make_score`` builds either from a config entry {kind, c | tau}.
@@ -80,7 +80,7 @@ class EmpiricalScore:
         W       = sum_n phi_n / max(sum_n phi_n, tau)  (= 1 when tau = 0).
 
     c = tau = 0: the empirical optimal score. c > 0: the Tikhonov-regularized score.
-    tau > 0: the asymptotic-consistency ("empirical Bayes") score of PAPER.md,
+    tau > 0: the asymptotic-consistency ("empirical Bayes") score (docs/settings.md),
     w_n = phi_n / max(sum_k phi_k, tau),  s = (alpha sum_n w_n x_n - (sum_n w_n) x) / sigma^2;
     W is computed in log space, log W = LSE_n log phi_n - max(LSE_n log phi_n, log tau).
 

@@ -36,9 +36,20 @@ import torch.nn.functional as F
 from torch import nn
 
 
+class SettingError(ValueError):
+    """A refused setting of the U-Net or its training: the argument's ``name``, its ``value``
+    and what is ``allowed``, so that a caller can name its own key for it (the workflow
+    names the config key, workflow/rules/common.smk)."""
+
+    def __init__(self, name: str, value: Any, allowed: str) -> None:
+        self.name, self.value, self.allowed = name, value, allowed
+        super().__init__(f"{name} = {value!r} is not allowed: {allowed}")
+
+
 @dataclass(frozen=True)
 class UNetConfig:
-    """Shape of a U-Net; the paper's settings are the defaults."""
+    """Shape of a U-Net; the paper's settings are the defaults. Bad shapes raise
+    :class:`SettingError`."""
 
     resolution: int = 64
     channels: int = 1
@@ -52,20 +63,26 @@ class UNetConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "channel_mult", tuple(int(m) for m in self.channel_mult))
         object.__setattr__(self, "attn_resolutions", tuple(int(r) for r in self.attn_resolutions))
-        if self.model_channels < 4:
-            raise ValueError(f"model_channels must be >= 4, got {self.model_channels}")
-        factor = 2 ** (len(self.channel_mult) - 1)
+        for key in ("channels", "num_blocks", "emb_mult"):
+            if getattr(self, key) < 1:
+                raise SettingError(key, getattr(self, key), "an integer >= 1")
+        if self.model_channels < 4:  # channels // 4 groups: at least one
+            raise SettingError("model_channels", self.model_channels, "an integer >= 4")
+        if not self.channel_mult or min(self.channel_mult) < 1:
+            raise SettingError("channel_mult", list(self.channel_mult),
+                               "a non-empty list of integers >= 1")  # fmt: skip
+        halvings = len(self.channel_mult) - 1
+        factor = 2**halvings
         if self.resolution < factor or self.resolution % factor:
-            raise ValueError(
-                f"image resolution {self.resolution} is not divisible by the U-Net's "
-                f"downsampling factor {factor} (2^(levels - 1), {len(self.channel_mult)} levels)"
-            )
+            raise SettingError("resolution", self.resolution,
+                               f"a multiple of {factor} (at least {factor}: the U-Net halves it "
+                               f"{halvings} times, one level per channel_mult entry)")  # fmt: skip
         levels = [self.resolution >> k for k in range(len(self.channel_mult))]
-        bad = [r for r in self.attn_resolutions if r not in levels]
-        if bad:
-            raise ValueError(f"attention resolutions {bad} are not levels of the U-Net {levels}")
+        if any(r not in levels for r in self.attn_resolutions):
+            raise SettingError("attn_resolutions", list(self.attn_resolutions),
+                               f"resolutions among the U-Net's levels {levels}")  # fmt: skip
         if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+            raise SettingError("dropout", self.dropout, "a number in [0, 1)")
 
     def record(self) -> dict[str, Any]:
         out = asdict(self)

@@ -54,14 +54,15 @@ from .edm import (
 )
 from .io import atomic_path
 from .metrics import bootstrap_fraction
-from .unet import UNet, UNetConfig
+from .unet import SettingError, UNet, UNetConfig
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class EvalConfig:
-    """How the EMA model is sampled during training."""
+    """How the EMA model is sampled during training. Bad settings raise
+    :class:`memreg.unet.SettingError`."""
 
     n_eval: int = 100  # samples for the memorized fraction
     n_grid: int = 16  # of those, the first n_grid are kept for the grid figure
@@ -74,13 +75,23 @@ class EvalConfig:
     batch_size: int = 100
 
     def __post_init__(self) -> None:
-        if self.n_eval < 1 or not 1 <= self.n_grid <= self.n_eval:
-            raise ValueError(f"need n_eval >= 1 and 1 <= n_grid <= n_eval, got {self}")
+        for key in ("n_eval", "n_boot", "batch_size"):
+            if getattr(self, key) < 1:
+                raise SettingError(key, getattr(self, key), "an integer >= 1")
+        if self.n_steps < 2:
+            raise SettingError("n_steps", self.n_steps, "an integer >= 2 (Heun steps)")
+        if not 1 <= self.n_grid <= self.n_eval:
+            raise SettingError("n_grid", self.n_grid, f"from 1 to n_eval = {self.n_eval}")
+        if not 0 < self.sigma_min < self.sigma_max:
+            raise SettingError("sigma_min", self.sigma_min,
+                               f"a number > 0 below sigma_max = {self.sigma_max}")  # fmt: skip
 
 
 @dataclass(frozen=True)
 class UNetTrainConfig:
-    """Training settings; the paper's are the defaults except where PAPER.md is silent."""
+    """Training settings: the paper's are the defaults; where it is silent, ours (the length
+    of the warm-up, ``lr_rampup_images``) or EDM's (the EMA half-life and ramp-up); see
+    docs/settings.md, family K. Bad settings raise :class:`memreg.unet.SettingError`."""
 
     steps: int = 50_000
     batch_size: int = 2
@@ -99,16 +110,15 @@ class UNetTrainConfig:
     def __post_init__(self) -> None:
         for key in ("steps", "batch_size", "checkpoint_every", "eval_every", "log_every"):
             if getattr(self, key) < 1:
-                raise ValueError(f"{key} must be >= 1, got {getattr(self, key)}")
+                raise SettingError(key, getattr(self, key), "an integer >= 1")
         if self.eval_every > self.steps:
-            raise ValueError(
-                f"eval_every = {self.eval_every} is larger than the run (steps = {self.steps})"
-            )
-        if self.steps % self.eval_every:  # the final model is always evaluated
-            raise ValueError(f"steps = {self.steps} is not a multiple of eval_every = "
-                             f"{self.eval_every}")
+            raise SettingError("eval_every", self.eval_every, f"at most steps = {self.steps}")
+        if self.steps % self.eval_every:
+            raise SettingError("steps", self.steps,
+                               f"a multiple of eval_every = {self.eval_every} (the final model "
+                               "is always evaluated)")  # fmt: skip
         if not self.lr > 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
+            raise SettingError("lr", self.lr, "a number > 0")
 
     def eval_steps(self) -> list[int]:
         return list(range(self.eval_every, self.steps + 1, self.eval_every))

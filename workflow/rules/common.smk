@@ -10,6 +10,9 @@ from snakemake.exceptions import WorkflowError
 
 import memreg.config
 from memreg.data import scale_squares, square_images
+from memreg.process import PROCESSES
+from memreg.unet import SettingError, UNetConfig
+from memreg.unet_training import EvalConfig, UNetTrainConfig
 
 
 def refuse(key, value, allowed):
@@ -50,30 +53,38 @@ def check_consistency(cfg):
             refuse(f"data.point_sets.{name}", sets[name], "a list of 2-D points [x, y]")
 
 
+def unet_architecture(model_channels, UN=None):
+    """Keyword arguments of memreg.unet.UNetConfig from the settings ``UN`` (config["unet"])."""
+    UN = config["unet"] if UN is None else UN
+    return {"resolution": UN["resolution"], "channels": 1, "model_channels": int(model_channels),
+            "channel_mult": UN["channel_mult"], "num_blocks": UN["num_blocks"],
+            "attn_resolutions": UN["attn_resolutions"]}
+
+
+def library_settings(section, settings, **values):
+    """``settings(**values)``, a settings dataclass of the library built from the config
+    section ``section``: the dataclass checks its own values, and its refusal
+    (memreg.unet.SettingError: the argument, its value, what is allowed) is re-raised here
+    naming the config key."""
+    try:
+        return settings(**values)
+    except SettingError as err:
+        refuse(f"{section}.{err.name}", err.value, err.allowed)
+
+
 def check_unet(un):
-    """Family K: image size against the U-Net's downsampling, run lengths, the grid model."""
-    factor = 2 ** (len(un["channel_mult"]) - 1)
-    if un["resolution"] % factor:
-        refuse("unet.resolution", un["resolution"],
-               f"a multiple of {factor} (the U-Net halves it {len(un['channel_mult']) - 1} times)")
-    levels = [un["resolution"] >> k for k in range(len(un["channel_mult"]))]
-    for r in un["attn_resolutions"]:
-        if r not in levels:
-            refuse("unet.attn_resolutions", un["attn_resolutions"], f"resolutions among {levels}")
-    tr, ev = un["train"], un["evaluation"]
-    for key in ("eval_every", "checkpoint_every"):
-        if tr[key] > tr["steps"]:
-            refuse(f"unet.train.{key}", tr[key], f"at most unet.train.steps = {tr['steps']}")
-    if tr["steps"] % tr["eval_every"]:  # so that the final model is always evaluated
-        refuse("unet.train.steps", tr["steps"],
-               f"a multiple of unet.train.eval_every = {tr['eval_every']} (the final model is "
-               "evaluated)")
-    if ev["n_grid"] > ev["n_eval"]:
-        refuse("unet.evaluation.n_grid", ev["n_grid"],
-               f"at most unet.evaluation.n_eval = {ev['n_eval']}")
-    if ev["sigma_min"] >= ev["sigma_max"]:
-        refuse("unet.evaluation.sigma_min", ev["sigma_min"],
-               f"below unet.evaluation.sigma_max = {ev['sigma_max']}")
+    """Family K: the shape (memreg.unet.UNetConfig) and the training and evaluation settings
+    (memreg.unet_training.UNetTrainConfig, EvalConfig) are checked by building them as rule
+    train_unet does; then what only the workflow asks: a checkpoint within the run, the grid
+    model among the trained ones, the squares inside the images."""
+    for channels in un["model_channels"]:
+        library_settings("unet", UNetConfig, **unet_architecture(channels, un))
+    library_settings("unet.train", UNetTrainConfig, **un["train"])
+    library_settings("unet.evaluation", EvalConfig, **un["evaluation"])
+    tr = un["train"]
+    if tr["checkpoint_every"] > tr["steps"]:
+        refuse("unet.train.checkpoint_every", tr["checkpoint_every"],
+               f"at most unet.train.steps = {tr['steps']}")
     grid = un["grid"]
     if grid["dataset"] not in un["datasets"]:
         refuse("unet.grid.dataset", grid["dataset"], f"a key of unet.datasets: {sorted(un['datasets'])}")
@@ -88,6 +99,7 @@ def check_unet(un):
             refuse(f"unet.datasets.{name}", squares,
                    f"squares [row, col, size] inside {un['squares_resolution']}^2 that stay "
                    f"distinct at unet.resolution = {un['resolution']} ({err})")
+
 
 def merged_config():
     """config.yaml < the preset < --configfile files < --config, validated as a whole
@@ -164,8 +176,9 @@ def nn_study(study):
     width = int(study.split("_")[1]) if study.startswith("width_") else run["width"]
     every, n = run["snapshot_every"], run["iterations"]
     return {
-        "architecture": {"dim": 2, "width": width, "n_hidden": NN["n_hidden"],
-                         "embedding_dim": NN["embedding_dim"]},
+        # the networks learn the score of the authors' points (rule train_mlp's input)
+        "architecture": {"dim": config["data"]["authors_points"]["dim"], "width": width,
+                         "n_hidden": NN["n_hidden"], "embedding_dim": NN["embedding_dim"]},
         "train": {"iterations": n, "lr": NN["lr"], "ema_decay": NN["ema_decay"],
                   "t_eps": NN["t_eps"], "save_every": NN["save_every"],
                   "log_every": NN["log_every"],
@@ -183,20 +196,11 @@ def nn_runtime(study):
     return int(10 + 2 * n * ms / 60000)
 
 
-def unet_architecture(model_channels):
-    """Keyword arguments of memreg.unet.UNetConfig."""
-    UN = config["unet"]
-    return {"resolution": UN["resolution"], "channels": 1, "model_channels": int(model_channels),
-            "channel_mult": UN["channel_mult"], "num_blocks": UN["num_blocks"],
-            "attn_resolutions": UN["attn_resolutions"]}
-
-
 def unet_runtime(model_channels):
     """Minutes for a cluster profile: the CPU estimate of memreg.unet_scale.cpu_hours (the
     measured 2-thread timings of benchmarks/README.md), doubled for slack; a GPU
     job takes a small part of it."""
     from memreg.unet_scale import cpu_hours
-    from memreg.unet_training import EvalConfig, UNetTrainConfig
 
     UN = config["unet"]
     train = UNetTrainConfig(**UN["train"], evaluation=EvalConfig(**UN["evaluation"]))
@@ -258,9 +262,6 @@ def registered_outputs():
     return pdfs + REGISTRY["tables"]
 
 
-PROCESS_NAMES = ["ve_talk", "ve", "vp"]
-
-
 wildcard_constraints:
-    process="|".join(PROCESS_NAMES),
+    process="|".join(PROCESSES),
     dataset="|".join(config["data"]["point_sets"]),
