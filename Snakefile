@@ -4,11 +4,16 @@
 # Rules live in workflow/rules, one file per experiment family; the science lives
 # in the memreg package (src/memreg); scripts in workflow/scripts only adapt.
 
+import os
 from pathlib import Path
 
 from snakemake.utils import min_version
 
 min_version("9.20")
+
+# Figures are drawn without a display, by matplotlib's Agg backend: jobs inherit this
+# environment (local ones) or parse this file again (cluster ones).
+os.environ.update(MPLBACKEND="Agg")
 
 
 report: "workflow/report/workflow.rst"

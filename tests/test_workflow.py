@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from memreg import metrics
+from memreg import metrics, plots
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = shutil.which("snakemake") or str(Path(sys.executable).parent / "snakemake")
@@ -92,6 +92,12 @@ def test_every_figure_and_table_is_built(smoke_run):
         for ext in ("pdf", "png"):
             path = smoke_run / "figures" / f"{name}.{ext}"
             assert path.is_file() and path.stat().st_size > 1000, path
+            made_by = plots.read_provenance(path)  # what made it, from its metadata
+            assert made_by["rule"] == f"fig_{name}", path
+            assert (REPO / made_by["script"]).is_file(), path
+            module, function = made_by["function"].rsplit(".", 1)
+            assert module == "memreg.plots" and callable(getattr(plots, function)), path
+            assert made_by["config"], path
     for path in TABLES:
         assert (smoke_run / path).is_file(), path
 

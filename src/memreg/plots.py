@@ -2,22 +2,31 @@
 produced by the studies and never recompute science (Voronoi cells are drawn
 from ``metrics.voronoi_polygons``).
 
-Every figure is written twice, ``<stem>.pdf`` (for the paper) and ``<stem>.png``.
+Every figure is written twice, ``<stem>.pdf`` (for the paper) and ``<stem>.png``, and each
+file says in its metadata what made it: the Snakemake rule, the workflow script, the
+function of this module and the configuration slice (:func:`provenance`; the workflow's
+figure scripts draw inside :func:`made_by`). A reader holding a figure finds its code with
+:func:`read_provenance` (``pdfinfo`` shows the PDF's Title, Subject and Keywords too).
+
+The backend is not chosen here: the workflow sets ``MPLBACKEND=Agg`` for its jobs (Snakefile)
+and so do the tests (tests/conftest.py); an interactive session keeps its own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
+from typing import Any
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from .metrics import voronoi_polygons  # noqa: E402
+from .metrics import voronoi_polygons
 
 COLUMN_WIDTH = 3.4  # inches, one column of a two-column paper
 PAGE_WIDTH = 7.0
@@ -46,13 +55,85 @@ def figure(n_panels: int = 1, width: float = PAGE_WIDTH, height: float = 2.4):
     return fig, axes[0]
 
 
-def save(fig, path: str | Path) -> None:
-    """Write ``fig`` to <stem>.pdf and <stem>.png, where ``path`` is either file or the stem."""
+PROVENANCE_KEYS = ("rule", "script", "function", "config")
+_MADE_BY: ContextVar[dict[str, str] | None] = ContextVar("made_by", default=None)
+
+
+def provenance(
+    rule: str, script: str | Path, function: Callable | str, config: Mapping[str, Any]
+) -> dict[str, str]:
+    """What made a figure, as four strings (a PNG's text keys hold them as they are): the
+    Snakemake ``rule``; the ``script``, from its ``workflow/`` folder on (its file name if it
+    has none), so that the record does not depend on where the repository lies; the plotting
+    ``function`` as module.name; the ``config`` slice the rule hands the figure, as JSON with
+    sorted keys."""
+    parts = Path(script).parts
+    script = "/".join(parts[parts.index("workflow") :]) if "workflow" in parts else parts[-1]
+    if callable(function):
+        function = f"{function.__module__}.{function.__qualname__}"
+    text = json.dumps(config, sort_keys=True, ensure_ascii=True, default=str)
+    return {"rule": str(rule), "script": script, "function": function, "config": text}
+
+
+@contextmanager
+def made_by(
+    rule: str, script: str | Path, function: Callable | str, config: Mapping[str, Any]
+) -> Iterator[dict[str, str]]:
+    """Within the block, every figure :func:`save` writes records this :func:`provenance`."""
+    token = _MADE_BY.set(provenance(rule, script, function, config))
+    try:
+        yield _MADE_BY.get()
+    finally:
+        _MADE_BY.reset(token)
+
+
+def savefig_metadata(record: Mapping[str, str] | None, fmt: str, name: str) -> dict[str, Any]:
+    """``savefig(metadata=...)`` for ``fmt`` "pdf" or "png" of figure ``name``. PDF: Title is
+    the figure, Subject names rule, script and function, Keywords is the whole record as
+    JSON (its config an object), and no CreationDate, so that the same figure gives the same
+    bytes each time. PNG: Title and one text key per field of the record."""
+    if fmt == "pdf":
+        meta: dict[str, Any] = {"Title": name, "CreationDate": None}
+        if record:
+            meta["Subject"] = (
+                f"rule {record['rule']}, script {record['script']}, function {record['function']}"
+            )
+            whole = {**record, "config": json.loads(record["config"])}
+            meta["Keywords"] = json.dumps(whole, sort_keys=True, ensure_ascii=True)
+        return meta
+    return {"Title": name, **(record or {})}
+
+
+def save(fig, path: str | Path, record: Mapping[str, str] | None = None) -> None:
+    """Write ``fig`` to <stem>.pdf and <stem>.png, where ``path`` is either file or the stem,
+    with ``record`` (default: that of the enclosing :func:`made_by`) in their metadata."""
     stem = Path(path).with_suffix("")
     stem.parent.mkdir(parents=True, exist_ok=True)
-    for ext in (".pdf", ".png"):
-        fig.savefig(stem.with_suffix(ext))
+    record = _MADE_BY.get() if record is None else record
+    for fmt in ("pdf", "png"):
+        fig.savefig(stem.with_suffix(f".{fmt}"), metadata=savefig_metadata(record, fmt, stem.name))
     plt.close(fig)
+
+
+def read_provenance(path: str | Path) -> dict[str, Any]:
+    """The record :func:`save` wrote into a figure (PDF or PNG), its config parsed back
+    from JSON; empty if the file has none."""
+    path = Path(path)
+    if path.suffix == ".png":
+        from PIL import Image
+
+        with Image.open(path) as image:
+            text = dict(image.text)
+        record = {key: text[key] for key in PROVENANCE_KEYS if key in text}
+        if "config" in record:
+            record["config"] = json.loads(record["config"])
+        return record
+    match = re.search(rb"/Keywords \(((?:\\.|[^\\)])*)\)", path.read_bytes())
+    if match is None:
+        return {}
+    escapes = {b"n": b"\n", b"r": b"\r"}
+    raw = re.sub(rb"\\(.)", lambda m: escapes.get(m[1], m[1]), match[1], flags=re.S)
+    return json.loads(raw.decode("ascii"))
 
 
 def draw_voronoi(ax, train: np.ndarray, bbox: Sequence[float], points: bool = True) -> None:

@@ -208,7 +208,8 @@ def unet_runtime(model_channels):
     return int(10 + 2 * 60 * hours)
 
 
-# Every figure and table registers itself here once; `rule all` builds them all.
+# Every figure (figure(), called by the rules of figures.smk only) and every table (table())
+# registers itself here once; `rule all` builds them all.
 REGISTRY = {"figures": [], "tables": []}
 
 
@@ -220,24 +221,26 @@ CATEGORIES = {
 }
 
 
-def figure_outputs(stem, family, caption):
-    """figures/<stem>.pdf and figures/<stem>.png, the PNG marked for the report with the
-    caption workflow/report/<caption>.rst (``stem`` may hold wildcards)."""
-    png = report(f"figures/{stem}.png", caption=f"../report/{caption}.rst",
-                 category=CATEGORIES[family], labels={"figure": stem})
-    return [f"figures/{stem}.pdf", png]
-
-
-def register_figure(name):
-    """Add figure ``name`` to the registry that `rule all`, the report and the paper use."""
-    if name not in REGISTRY["figures"]:
+def figure(name, family, caption=None, in_all=True):
+    """figures/<name>.pdf and figures/<name>.png, the PNG in the report under ``family`` (a
+    key of CATEGORIES) with the caption workflow/report/<caption, default name>.rst; ``name``
+    registered for `rule all`, the report and the paper unless ``in_all`` is false."""
+    if in_all and name not in REGISTRY["figures"]:
         REGISTRY["figures"].append(name)
+    png = report(f"figures/{name}.png", caption=f"../report/{caption or name}.rst",
+                 category=CATEGORIES[family], labels={"figure": name})
+    return [f"figures/{name}.pdf", png]
 
 
-def figure(name, family):
-    """Register figure ``name`` of ``family`` (a key of CATEGORIES); return its outputs."""
-    register_figure(name)
-    return figure_outputs(name, family, name)
+def config_slice(*keys):
+    """The configuration a figure shows, {key: value} for dotted ``keys`` ("unet.grid")."""
+    out = {}
+    for key in keys:
+        value = config
+        for part in key.split("."):
+            value = value[part]
+        out[key] = value
+    return out
 
 
 def table(path):

@@ -1,4 +1,11 @@
-# Figures: each reads tables/arrays from results/ and draws with memreg.plots.
+# Every figure of the workflow, one rule each: rule fig_<name> writes figures/<name>.pdf
+# and figures/<name>.png, which figure() (common.smk) registers for `rule all`, the report
+# and the paper; `grep -rn <name> workflow/rules` finds the rule. Variants of one figure
+# (a process, a regularization) are `use rule ... as fig_<name>`.
+# The rule's script, workflow/scripts/fig_*.py, draws with one function of memreg.plots
+# inside plots.made_by(rule, script, function, params.config): both files carry those
+# four in their metadata (memreg.plots.save; params.config is the slice of the
+# configuration the figure shows).
 
 
 rule fig_data_voronoi:
@@ -7,6 +14,8 @@ rule fig_data_voronoi:
         "results/data/authors_points.npz",
     output:
         figure("data_voronoi", "A-E"),
+    params:
+        config=config_slice("data.authors_points"),
     log:
         "logs/fig_data_voronoi.log",
     conda:
@@ -18,18 +27,21 @@ rule fig_data_voronoi:
         "../scripts/fig_data_voronoi.py"
 
 
-for _process in config["dynamics"]["processes"]:
-    register_figure(f"{_process}_dynamics")
+# B, C: one figure per process; `rule all` builds those of config dynamics.processes.
+DYNAMICS_PROCESSES = config["dynamics"]["processes"]
 
 
-rule fig_dynamics:
-    """B (ve), C (vp): trajectories, weights, distance to x* with 2 sigma(t)."""
+rule fig_ve_dynamics:
+    """B (ve; C: vp): trajectories, weights, distance to x* with 2 sigma(t)."""
     input:
-        "results/dynamics/trajectories_{process}.npz",
+        "results/dynamics/trajectories_ve.npz",
     output:
-        figure_outputs("{process}_dynamics", "A-E", "dynamics"),
+        figure("ve_dynamics", "A-E", "dynamics", "ve" in DYNAMICS_PROCESSES),
+    params:
+        process="ve",
+        config=config_slice("dynamics", "processes.ve"),
     log:
-        "logs/fig_dynamics/{process}.log",
+        "logs/fig_ve_dynamics.log",
     conda:
         CONDA_ENV,
     resources:
@@ -37,6 +49,35 @@ rule fig_dynamics:
         runtime=5,
     script:
         "../scripts/fig_dynamics.py"
+
+
+use rule fig_ve_dynamics as fig_vp_dynamics with:
+    input:
+        "results/dynamics/trajectories_vp.npz",
+    output:
+        figure("vp_dynamics", "A-E", "dynamics", "vp" in DYNAMICS_PROCESSES),
+    params:
+        process="vp",
+        config=config_slice("dynamics", "processes.vp"),
+    log:
+        "logs/fig_vp_dynamics.log",
+
+
+use rule fig_ve_dynamics as fig_ve_talk_dynamics with:
+    input:
+        "results/dynamics/trajectories_ve_talk.npz",
+    output:
+        figure("ve_talk_dynamics", "A-E", "dynamics", "ve_talk" in DYNAMICS_PROCESSES),
+    params:
+        process="ve_talk",
+        config=config_slice("dynamics", "processes.ve_talk"),
+    log:
+        "logs/fig_ve_talk_dynamics.log",
+
+
+for _process in DYNAMICS_PROCESSES:
+    if f"{_process}_dynamics" not in REGISTRY["figures"]:
+        raise WorkflowError(f"dynamics.processes: no rule fig_{_process}_dynamics in figures.smk")
 
 
 rule fig_convergence_s:
@@ -48,6 +89,7 @@ rule fig_convergence_s:
         figure("convergence_s", "A-E"),
     params:
         processes=config["convergence"]["processes"],
+        config=config_slice("convergence"),
     log:
         "logs/fig_convergence_s.log",
     conda:
@@ -68,6 +110,7 @@ rule fig_voronoi_boundaries:
         figure("voronoi_boundaries", "A-E"),
     params:
         datasets=config["boundaries"]["datasets"],
+        config=config_slice("boundaries", "data.point_sets"),
     log:
         "logs/fig_voronoi_boundaries.log",
     conda:
@@ -79,23 +122,20 @@ rule fig_voronoi_boundaries:
         "../scripts/fig_voronoi_boundaries.py"
 
 
-REG_LABELS = {"tikhonov": ("c", "Tikhonov constant $c$"), "consistency": ("tau", r"threshold $\tau$")}
-
-
-rule fig_regularized_samples:
-    """F, G: samples over the Voronoi diagram, one panel per c (or tau)."""
+rule fig_tikhonov_samples:
+    """F (G: consistency_samples): samples over the Voronoi diagram, one panel per c (tau)."""
     input:
-        lambda w: sweep_files(w.kind, "npz"),
+        sweep_files("tikhonov", "npz"),
     output:
-        figure_outputs("{kind}_samples", "F-G", "regularized_samples"),
+        figure("tikhonov_samples", "F-G", "regularized_samples"),
     params:
-        values=lambda w: SWEEPS[w.kind][1],
-        symbol=lambda w: SWEEPS[w.kind][0],
+        kind="tikhonov",
+        symbol=SWEEPS["tikhonov"][0],
+        values=SWEEPS["tikhonov"][1],
         n_shown=REG["n_shown"],
-    wildcard_constraints:
-        kind="tikhonov|consistency",
+        config=config_slice("regularization"),
     log:
-        "logs/fig_regularized_samples/{kind}.log",
+        "logs/fig_tikhonov_samples.log",
     conda:
         CONDA_ENV,
     resources:
@@ -105,19 +145,34 @@ rule fig_regularized_samples:
         "../scripts/fig_regularized_samples.py"
 
 
-rule fig_memorization_curve:
-    """F, G: fraction matching the data against c (or tau)."""
+use rule fig_tikhonov_samples as fig_consistency_samples with:
     input:
-        "results/regularization/{kind}.csv",
+        sweep_files("consistency", "npz"),
     output:
-        figure_outputs("{kind}_memorization", "F-G", "memorization_curve"),
+        figure("consistency_samples", "F-G", "regularized_samples"),
     params:
-        param=lambda w: REG_LABELS[w.kind][0],
-        label=lambda w: REG_LABELS[w.kind][1],
-    wildcard_constraints:
-        kind="tikhonov|consistency",
+        kind="consistency",
+        symbol=SWEEPS["consistency"][0],
+        values=SWEEPS["consistency"][1],
+        n_shown=REG["n_shown"],
+        config=config_slice("regularization"),
     log:
-        "logs/fig_memorization_curve/{kind}.log",
+        "logs/fig_consistency_samples.log",
+
+
+rule fig_tikhonov_memorization:
+    """F (G: consistency_memorization): fraction matching the data against c (tau)."""
+    input:
+        "results/regularization/tikhonov.csv",
+    output:
+        figure("tikhonov_memorization", "F-G", "memorization_curve"),
+    params:
+        kind="tikhonov",
+        param="c",
+        label="Tikhonov constant $c$",
+        config=config_slice("regularization"),
+    log:
+        "logs/fig_tikhonov_memorization.log",
     conda:
         CONDA_ENV,
     resources:
@@ -127,9 +182,18 @@ rule fig_memorization_curve:
         "../scripts/fig_memorization_curve.py"
 
 
-for _kind in SWEEPS:
-    register_figure(f"{_kind}_samples")
-    register_figure(f"{_kind}_memorization")
+use rule fig_tikhonov_memorization as fig_consistency_memorization with:
+    input:
+        "results/regularization/consistency.csv",
+    output:
+        figure("consistency_memorization", "F-G", "memorization_curve"),
+    params:
+        kind="consistency",
+        param="tau",
+        label=r"threshold $\tau$",
+        config=config_slice("regularization"),
+    log:
+        "logs/fig_consistency_memorization.log",
 
 
 rule fig_score_vs_time:
@@ -138,6 +202,8 @@ rule fig_score_vs_time:
         "results/regularization/score_vs_time.csv",
     output:
         figure("score_vs_time", "F-G"),
+    params:
+        config=config_slice("regularization.process", "regularization.score_vs_time"),
     log:
         "logs/fig_score_vs_time.log",
     conda:
@@ -158,6 +224,7 @@ rule fig_nn_tikhonov_samples:
     params:
         c=NN["tikhonov"]["c"],
         n_shown=REG["n_shown"],
+        config=config_slice("neural.tikhonov", "neural.sampling", "regularization.n_shown"),
     log:
         "logs/fig_nn_tikhonov_samples.log",
     conda:
@@ -169,29 +236,137 @@ rule fig_nn_tikhonov_samples:
         "../scripts/fig_nn_tikhonov_samples.py"
 
 
-NN_FIGURES = {
-    "nn_tikhonov_memorization": ("results/neural/tikhonov.csv", "nn_memorization"),
-    "nn_score_vs_time": ("results/neural/score_vs_time.csv", "nn_score_vs_time"),
-    "nn_early_stopping": ("results/neural/early_stopping.csv", "nn_early_stopping"),
-    "nn_width": ("results/neural/width.csv", "nn_width"),
-}
-for _name, (_table, _function) in NN_FIGURES.items():
+rule fig_nn_tikhonov_memorization:
+    """H: fraction of MLP samples matching the data against c, per delta."""
+    input:
+        "results/neural/tikhonov.csv",
+    output:
+        figure("nn_tikhonov_memorization", "H-J"),
+    params:
+        config=config_slice("neural.tikhonov", "neural.deltas"),
+    log:
+        "logs/fig_nn_tikhonov_memorization.log",
+    conda:
+        CONDA_ENV,
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../scripts/fig_nn_tikhonov_memorization.py"
 
-    rule:
-        name:
-            f"fig_{_name}"
-        input:
-            _table,
-        output:
-            figure(_name, "H-J"),
-        log:
-            f"logs/fig_{_name}.log",
-        params:
-            function=_function,
-        conda:
-            CONDA_ENV,
-        resources:
-            mem_mb=1000,
-            runtime=5,
-        script:
-            "../scripts/fig_from_table.py"
+
+rule fig_nn_score_vs_time:
+    """H: |learned score| per c and |closed-form score| against t."""
+    input:
+        "results/neural/score_vs_time.csv",
+    output:
+        figure("nn_score_vs_time", "H-J"),
+    params:
+        config=config_slice("neural.tikhonov"),
+    log:
+        "logs/fig_nn_score_vs_time.log",
+    conda:
+        CONDA_ENV,
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../scripts/fig_nn_score_vs_time.py"
+
+
+rule fig_nn_early_stopping:
+    """I: nonsingular against singular parameterization, fraction matching per iteration."""
+    input:
+        "results/neural/early_stopping.csv",
+    output:
+        figure("nn_early_stopping", "H-J"),
+    params:
+        config=config_slice("neural.early_stopping", "neural.deltas"),
+    log:
+        "logs/fig_nn_early_stopping.log",
+    conda:
+        CONDA_ENV,
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../scripts/fig_nn_early_stopping.py"
+
+
+rule fig_nn_width:
+    """J: fraction matching against iterations and against parameters, per width."""
+    input:
+        "results/neural/width.csv",
+    output:
+        figure("nn_width", "H-J"),
+    params:
+        config=config_slice("neural.width", "neural.deltas"),
+    log:
+        "logs/fig_nn_width.log",
+    conda:
+        CONDA_ENV,
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../scripts/fig_nn_width.py"
+
+
+rule fig_unet_training_images:
+    """K: the training images of every data set."""
+    input:
+        expand("results/unet/images_{dataset}.npz", dataset=list(UN["datasets"])),
+    output:
+        figure("unet_training_images", "K"),
+    params:
+        datasets=list(UN["datasets"]),
+        config=config_slice("unet.datasets", "unet.resolution"),
+    log:
+        "logs/fig_unet_training_images.log",
+    conda:
+        CONDA_ENV,
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../scripts/fig_unet_training_images.py"
+
+
+rule fig_unet_samples_vs_steps:
+    """K: fixed-noise samples of one model (rows: training steps; columns: noise seeds)."""
+    input:
+        grids=f"results/unet/{UN['grid']['dataset']}_c{UN['grid']['model_channels']}/grids.npz",
+        images=f"results/unet/images_{UN['grid']['dataset']}.npz",
+    output:
+        figure("unet_samples_vs_steps", "K"),
+    params:
+        rows=UN["grid"]["rows"],
+        config=config_slice("unet.grid", "unet.train.steps", "unet.evaluation"),
+    log:
+        "logs/fig_unet_samples_vs_steps.log",
+    conda:
+        CONDA_ENV,
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../scripts/fig_unet_samples_vs_steps.py"
+
+
+rule fig_unet_memorization:
+    """K: fraction memorized against training steps, one curve per model size, per data set."""
+    input:
+        "results/unet/memorization.csv",
+    output:
+        figure("unet_memorization", "K"),
+    params:
+        config=config_slice("unet.datasets", "unet.model_channels", "unet.train.steps", "unet.evaluation"),
+    log:
+        "logs/fig_unet_memorization.log",
+    conda:
+        CONDA_ENV,
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../scripts/fig_unet_memorization.py"

@@ -4,4 +4,5 @@ from memreg import plots
 from memreg.io import load_arrays, load_table
 
 curves = {p: load_arrays(f)[0] for p, f in zip(snakemake.params.processes, snakemake.input.curves)}
-plots.convergence_s(curves, load_table(snakemake.input.table), snakemake.output[0])
+with plots.made_by(snakemake.rule, __file__, plots.convergence_s, snakemake.params.config):
+    plots.convergence_s(curves, load_table(snakemake.input.table), snakemake.output[0])

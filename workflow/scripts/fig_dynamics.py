@@ -3,4 +3,7 @@
 from memreg import plots
 from memreg.io import load_arrays
 
-plots.dynamics(load_arrays(snakemake.input[0])[0], snakemake.wildcards.process, snakemake.output[0])
+with plots.made_by(snakemake.rule, __file__, plots.dynamics, snakemake.params.config):
+    plots.dynamics(
+        load_arrays(snakemake.input[0])[0], snakemake.params.process, snakemake.output[0]
+    )

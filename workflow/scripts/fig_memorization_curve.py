@@ -4,4 +4,5 @@ from memreg import plots
 from memreg.io import load_table
 
 p = snakemake.params
-plots.memorization_curve(load_table(snakemake.input[0]), p.param, p.label, snakemake.output[0])
+with plots.made_by(snakemake.rule, __file__, plots.memorization_curve, p.config):
+    plots.memorization_curve(load_table(snakemake.input[0]), p.param, p.label, snakemake.output[0])

@@ -9,5 +9,6 @@ for value, path in zip(p.values, snakemake.input):
     arrays = load_arrays(path)[0]
     panels.append((f"${p.symbol} = {value:.3g}$".replace("tau", r"\tau"), arrays["samples"][:n]))
     train = arrays["train"]
-title = f"{n} samples per panel, {snakemake.wildcards.kind} regularization"
-plots.sample_panels(panels, train, title, snakemake.output[0])
+title = f"{n} samples per panel, {p.kind} regularization"
+with plots.made_by(snakemake.rule, __file__, plots.sample_panels, snakemake.params.config):
+    plots.sample_panels(panels, train, title, snakemake.output[0])

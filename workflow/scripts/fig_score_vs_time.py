@@ -3,4 +3,5 @@
 from memreg import plots
 from memreg.io import load_table
 
-plots.score_vs_time(load_table(snakemake.input[0]), snakemake.output[0])
+with plots.made_by(snakemake.rule, __file__, plots.score_vs_time, snakemake.params.config):
+    plots.score_vs_time(load_table(snakemake.input[0]), snakemake.output[0])

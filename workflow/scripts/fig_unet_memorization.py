@@ -5,4 +5,5 @@ from memreg.io import load_table
 from memreg.unet_scale import run_scale_note, table_scale_label
 
 table = load_table(snakemake.input[0])
-plots.unet_memorization(table, snakemake.output[0], run_scale_note(table_scale_label(table)))
+with plots.made_by(snakemake.rule, __file__, plots.unet_memorization, snakemake.params.config):
+    plots.unet_memorization(table, snakemake.output[0], run_scale_note(table_scale_label(table)))

@@ -9,6 +9,7 @@ train = load_arrays(snakemake.input.images)[0]["images"]
 arch = meta["architecture"]
 scale = scale_label(arch["resolution"], meta["train"]["steps"], [arch["model_channels"]])
 title = f"data set {meta['dataset']}\n{run_scale_note(scale)}"
-plots.unet_samples_vs_steps(
-    grids["steps"], grids["samples"], train, snakemake.params.rows, title, snakemake.output[0]
-)
+with plots.made_by(snakemake.rule, __file__, plots.unet_samples_vs_steps, snakemake.params.config):
+    plots.unet_samples_vs_steps(
+        grids["steps"], grids["samples"], train, snakemake.params.rows, title, snakemake.output[0]
+    )

@@ -9,4 +9,5 @@ sets = {
     for name, path in zip(snakemake.params.datasets, snakemake.input)
 }
 size = next(iter(sets.values())).shape[-1]
-plots.unet_training_images(sets, snakemake.output[0], run_scale_note(f"{size}x{size} pixels"))
+with plots.made_by(snakemake.rule, __file__, plots.unet_training_images, snakemake.params.config):
+    plots.unet_training_images(sets, snakemake.output[0], run_scale_note(f"{size}x{size} pixels"))

@@ -12,4 +12,5 @@ for name, path in zip(snakemake.params.datasets, snakemake.input.paths):
         "y": arrays["y"],
         "train": arrays["train"],
     }
-plots.voronoi_boundaries(cases, snakemake.output[0])
+with plots.made_by(snakemake.rule, __file__, plots.voronoi_boundaries, snakemake.params.config):
+    plots.voronoi_boundaries(cases, snakemake.output[0])
