@@ -1,5 +1,7 @@
 # Figures: each reads tables/arrays from results/ and draws with memreg.plots.
 
+from memreg.metrics import GU_RATIO, ratio_text
+
 
 rule fig_data_voronoi:
     """A: the authors' 20 points and their Voronoi tessellation."""
@@ -93,7 +95,7 @@ rule fig_regularized_samples:
         symbol=lambda w: SWEEPS[w.kind][0],
         n_shown=REG["n_shown"],
     wildcard_constraints:
-        kind="tikhonov|consistency",
+        kind=SWEEP_KIND,
     log:
         "logs/fig_regularized_samples/{kind}.log",
     conda:
@@ -114,8 +116,9 @@ rule fig_memorization_curve:
     params:
         param=lambda w: REG_LABELS[w.kind][0],
         label=lambda w: REG_LABELS[w.kind][1],
+        gu_ratio=ratio_text(GU_RATIO),  # for the caption; the plot builds its label alike
     wildcard_constraints:
-        kind="tikhonov|consistency",
+        kind=SWEEP_KIND,
     log:
         "logs/fig_memorization_curve/{kind}.log",
     conda:
