@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
+import yaml
 
-from memreg.claims import COLUMNS, Thresholds, claims_html, evaluate_claims
+from memreg.claims import COLUMNS, Cited, Thresholds, claims_html, evaluate_claims, from_config
 
-TH = Thresholds()
+CONFIG = yaml.safe_load((Path(__file__).resolve().parents[1] / "config.yaml").read_text())
+TH, CITED = from_config(CONFIG)
 
 
 def convergence(rate_ve=1.0, classes=("training_point",) * 4):
@@ -82,7 +86,7 @@ def good_tables():
 
 
 def holds(tables, **th):
-    out = evaluate_claims(tables, Thresholds(**th))
+    out = evaluate_claims(tables, Thresholds(**{**CONFIG["claims"], **th}), CITED)
     assert list(out.columns) == COLUMNS
     return dict(zip(out["id"], out["holds"]))
 
@@ -112,20 +116,35 @@ def test_every_claim_holds_on_tables_that_satisfy_it():
         ("consistency", sweep("tau", [0.1, 0.5, 0.0]), "consistency_falls"),
         ("nn_tikhonov", neural("c", [0.0, 0.1], [0.1, 0.8]), "nn_tikhonov"),
         ("width", neural("width", [16, 256], [0.9, 0.1]), "width"),
-        ("unet", unet({**GOOD_N2, 4: [(100, 0.2), (200, 0.6), (300, 0.8)]}, GOOD_N8),
-         "unet_memorizes"),
+        (
+            "unet",
+            unet({**GOOD_N2, 4: [(100, 0.2), (200, 0.6), (300, 0.8)]}, GOOD_N8),
+            "unet_memorizes",
+        ),
         # the largest model is the slowest: rho = -0.5
-        ("unet", unet({**GOOD_N2, 16: [(100, 0.2), (200, 0.3), (300, 1.0)]},
-                      {**GOOD_N8, 16: [(100, 0.2), (200, 0.3), (300, 0.4)]}), "unet_sooner"),
+        (
+            "unet",
+            unet(
+                {**GOOD_N2, 16: [(100, 0.2), (200, 0.3), (300, 1.0)]},
+                {**GOOD_N8, 16: [(100, 0.2), (200, 0.3), (300, 0.4)]},
+            ),
+            "unet_sooner",
+        ),
         # two sizes only: no rank correlation to speak of
         ("unet", unet({c: GOOD_N2[c] for c in (4, 8)}, GOOD_N8), "unet_sooner"),
         # the smallest never gets to 0.5 (ranked last, as it should) and ends unmemorized;
         # on N = 8 it never gets there either: "never" on both is not "later"
-        ("unet", unet({**GOOD_N2, 4: [(100, 0.2), (200, 0.3), (300, 0.3)]}, GOOD_N8),
-         {"unet_memorizes", "unet_more_data_later"}),
+        (
+            "unet",
+            unet({**GOOD_N2, 4: [(100, 0.2), (200, 0.3), (300, 0.3)]}, GOOD_N8),
+            {"unet_memorizes", "unet_more_data_later"},
+        ),
         # N = 8 as fast as N = 2 at C = 16 (100 steps both): not later
-        ("unet", unet(GOOD_N2, {**GOOD_N8, 16: [(100, 0.9), (200, 1.0), (300, 1.0)]}),
-         "unet_more_data_later"),
+        (
+            "unet",
+            unet(GOOD_N2, {**GOOD_N8, 16: [(100, 0.9), (200, 1.0), (300, 1.0)]}),
+            "unet_more_data_later",
+        ),
         ("unet", unet(GOOD_N2), "unet_more_data_later"),  # no N = 8 run at all
     ],
 )
@@ -139,21 +158,61 @@ def test_missing_tables_give_not_holding_rows_not_gaps():
     tables = good_tables()
     tables["unet"] = None
     tables["width"] = pd.DataFrame()
-    out = evaluate_claims(tables, TH)
+    out = evaluate_claims(tables, TH, CITED)
     missing = out[out["value"] == "no data"]
     assert set(missing["id"]) == {"unet_memorizes", "unet_sooner", "unet_more_data_later", "width"}
     assert not missing["holds"].any()
 
 
+def test_a_missing_convergence_table_names_each_process_claim():
+    tables = {**good_tables(), "convergence": None}
+    out = evaluate_claims(tables, TH, CITED, processes=["ve_talk", "vp"])
+    missing = out[out["value"] == "no data"]
+    assert set(missing["id"]) == {"rate_ve_talk", "rate_vp", "returns_training_points"}
+    assert not any("{" in i for i in out["id"])
+    unnamed = evaluate_claims(tables, TH, CITED)
+    assert "rate_unknown" in set(unnamed["id"]) and not any("{" in i for i in unnamed["id"])
+
+
+def test_thresholds_have_no_defaults_and_cited_settings_come_from_config():
+    with pytest.raises(TypeError):
+        Thresholds()  # type: ignore[call-arg]
+    assert CITED == Cited(CONFIG["boundaries"]["tol"], CONFIG["paper"]["nn_delta"])
+
+
+def test_boundary_claim_uses_the_boundary_tolerance():
+    tables = good_tables()  # one off-face start 1e-9 from its prediction
+    assert holds(tables)["voronoi_faces"]
+    strict = evaluate_claims(tables, TH, Cited(1e-10, CITED.nn_delta)).set_index("id")
+    assert not strict.loc["voronoi_faces", "holds"]
+    assert strict.loc["voronoi_faces", "criterion"] == "all, within 1e-10"
+
+
+def test_neural_claims_cite_the_configured_delta():
+    # fractions differ by delta: at 0.5 the largest c memorizes more, at 0.01 less
+    rows = []
+    by_c = {0.0: {0.01: 0.8, 0.1: 0.8, 0.5: 0.1}, 0.1: {0.01: 0.1, 0.1: 0.1, 0.5: 0.9}}
+    for c, by_delta in by_c.items():
+        for d, f in by_delta.items():
+            rows.append({"c": c, "delta": d, "fraction_matched": f, "iteration": 100})
+    tables = {**good_tables(), "nn_tikhonov": pd.DataFrame(rows)}
+    at = {}
+    for d in (0.1, 0.4):
+        out = evaluate_claims(tables, TH, Cited(CITED.boundary_tol, d)).set_index("id")
+        at[d] = out.loc["nn_tikhonov"]
+    assert at[0.1]["holds"] and "delta = 0.1)" in at[0.1]["quantity"]
+    assert not at[0.4]["holds"] and "delta = 0.5)" in at[0.4]["quantity"]
+
+
 def test_html_page_lists_every_claim():
-    out = evaluate_claims(good_tables(), TH)
+    out = evaluate_claims(good_tables(), TH, CITED)
     page = claims_html(out)
     assert page.count("<tr>") == len(out) + 1
     assert f"{len(out)} of {len(out)} claims hold" in page
 
 
 def test_unet_claims_state_the_run_scale_and_the_steps_per_size():
-    out = evaluate_claims(good_tables(), TH).set_index("id")
+    out = evaluate_claims(good_tables(), TH, CITED).set_index("id")
     for claim in ("unet_memorizes", "unet_sooner", "unet_more_data_later"):
         assert "32x32, 300 steps, model_channels 4-16" in out.loc[claim, "quantity"]
         assert "--config preset=paper" in out.loc[claim, "quantity"]

@@ -15,6 +15,7 @@ from memreg.metrics import (
     classify_limit,
     equidistant_mean,
     fit_rate,
+    memorization_summary,
     memorized_by_distance,
     memorized_by_ratio,
     nearest_distances,
@@ -279,3 +280,19 @@ def test_voronoi_polygons_small_sets():
     # A training point outside the box: its cell is cut away entirely.
     polys = check_polygons(np.array([[0.0, 0.0], [5.0, 0.0], [0.5, 0.2]]), (-1.0, 1.0, -1.0, 1.0))
     assert polys[1].shape == (0, 2)
+
+
+def test_memorization_summary_is_the_two_criteria_and_the_bootstrap():
+    """The columns equal the criteria computed from the distances directly (as the
+    summary computed them inline before it called memorized_by_distance/_ratio)."""
+    rng = np.random.default_rng(5)
+    train, samples = rng.normal(size=(20, 2)), rng.normal(size=(300, 2))
+    row = memorization_summary(samples, train, 0.2, n_boot=200, seed=3)
+    d1, d2, _ = nearest_distances(samples, train)
+    assert row["fraction_matched"] == float(np.mean(d1 < 0.2)) > 0
+    assert (row["ci_low"], row["ci_high"]) == bootstrap_fraction(d1 < 0.2, 200, seed=3)[1:]
+    assert row["fraction_ratio_criterion"] == float(np.mean(d1 < d2 / 3.0)) > 0
+    assert row["median_nearest_distance"] == float(np.median(d1))
+    assert (row["n_samples"], row["delta"]) == (300, 0.2)
+    half = memorization_summary(samples, train, 0.2, ratio=0.5, n_boot=200)
+    assert half["fraction_ratio_criterion"] == float(np.mean(d1 < 0.5 * d2))

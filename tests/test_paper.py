@@ -24,7 +24,8 @@ REPO = Path(__file__).resolve().parents[1]
 MAIN_TEX = REPO / "paper" / "main.tex"
 SNAKEMAKE = shutil.which("snakemake") or str(Path(sys.executable).parent / "snakemake")
 VALUE_PREFIXES = ("Rate", "Conv", "Boundary", "Tikhonov", "Consistency", "NN", "Early",
-                  "Width", "Unet", "Claims")  # fmt: skip
+                  "Width", "Unet", "Claims", "Gu")  # fmt: skip
+TOL, DELTA = 1e-6, 0.1  # config boundaries.tol and paper.nn_delta
 
 
 def tex_source() -> str:
@@ -194,8 +195,8 @@ def synthetic_tables(rng: np.random.Generator) -> dict[str, pd.DataFrame]:
             }
         )
     )
-    # the first data set of the table is the one cited: keep n2 first
-    unet = pd.concat([unet[unet["dataset"] == "n2"], unet[unet["dataset"] == "n8"]])
+    # the data set with the fewest images is the one cited, wherever it is in the table
+    unet = pd.concat([unet[unet["dataset"] == "n8"], unet[unet["dataset"] == "n2"]])
     claims = pd.DataFrame(
         {
             "id": ["a", "b", "c"],
@@ -258,24 +259,25 @@ def test_values_pick_by_min_and_max_of_the_sweeps(tables):
     assert v["UnetScale"] == "32x32, 200 steps, model\\_channels 4-8"
     assert v["UnetResolution"] == "32" and "preset=paper" in v["UnetPaperScaleHint"]
     assert (v["ClaimsTotal"], v["ClaimsHolding"]) == ("3", "2")
+    assert v["GuRatio"] == "1/3"
 
 
 def test_values_macros_are_newcommands_with_letter_names(tables):
-    text = paper.values_macros(tables)
+    text = paper.values_macros(tables, TOL, DELTA)
     lines = [line for line in text.splitlines() if not line.startswith("%")]
     names = [re.fullmatch(r"\\newcommand\{\\([A-Za-z]+)\}\{.*\}", line).group(1) for line in lines]
-    assert names == sorted(paper.values_dict(tables))
+    assert names == sorted(paper.values_dict(tables, TOL, DELTA))
 
 
 def test_values_macros_refuses_missing_or_empty_tables(tables):
     with pytest.raises(KeyError, match="claims"):
-        paper.values_macros({k: t for k, t in tables.items() if k != "claims"})
+        paper.values_macros({k: t for k, t in tables.items() if k != "claims"}, TOL, DELTA)
     with pytest.raises(ValueError, match="empty"):
-        paper.values_macros({**tables, "tikhonov": tables["tikhonov"].iloc[:0]})
+        paper.values_macros({**tables, "tikhonov": tables["tikhonov"].iloc[:0]}, TOL, DELTA)
 
 
 def test_tables_tex_makes_every_table(tables):
-    texts = paper.tables_tex(tables)
+    texts = paper.tables_tex(tables, TOL)
     assert list(texts) == paper.TABLE_NAMES
     for text in texts.values():
         assert text.startswith("\\begin{tabular}") and "\\bottomrule" in text
@@ -290,7 +292,7 @@ def test_tables_tex_makes_every_table(tables):
 def test_main_tex_cites_only_generated_values_and_tables(tables):
     src = tex_source()
     used = {m for m in re.findall(r"\\([A-Za-z]+)", src) if m.startswith(VALUE_PREFIXES)}
-    defined = set(paper.values_dict(tables)) | {"RateVe"}  # RateVe: the ve process
+    defined = set(paper.values_dict(tables, TOL, DELTA)) | {"RateVe"}  # RateVe: the ve process
     assert used <= defined, f"main.tex uses undefined value macros {used - defined}"
     inputs = re.findall(r"\\input\{\.\./generated/tables/([^}]+)\}", src)
     assert sorted(inputs) == sorted(paper.TABLE_NAMES)
@@ -328,9 +330,9 @@ def test_main_tex_compiles_with_generated_parts(tables, tmp_path):
         plt.close(fig)
     gen = tmp_path / "paper" / "generated"
     (gen / "tables").mkdir(parents=True)
-    values = paper.values_macros(tables) + "\\newcommand{\\RateVe}{1.000}\n"
+    values = paper.values_macros(tables, TOL, DELTA) + "\\newcommand{\\RateVe}{1.000}\n"
     (gen / "values.tex").write_text(values)
-    for name, text in paper.tables_tex(tables).items():
+    for name, text in paper.tables_tex(tables, TOL).items():
         (gen / "tables" / f"{name}.tex").write_text(text)
     build = tmp_path / "paper" / "build"
     build.mkdir()

@@ -4,17 +4,19 @@ Each check reads the tables of one figure family and returns a ``Claim``: the
 statement in words, the quantity measured, the criterion, the measured value
 and whether the criterion holds. A claim whose table is missing or empty is
 reported as not holding (value "no data"), never dropped. The thresholds are
-arguments (config ``claims``), so a reader sees what "holds" means.
+arguments (config ``claims``), so a reader sees what "holds" means. The measured
+numbers come from :mod:`memreg.summary`, as the manuscript's and the figures' do.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
-import numpy as np
 import pandas as pd
 
+from . import summary
+from .regularization import SWEEP_PARAMS
 from .unet_scale import run_scale_note, table_scale_label
 
 COLUMNS = ["id", "family", "claim", "quantity", "criterion", "value", "holds"]
@@ -33,43 +35,46 @@ class Claim:
 
 @dataclass(frozen=True)
 class Thresholds:
-    """What "holds" means for each claim (config ``claims``)."""
+    """What "holds" means for each claim (config ``claims``, no defaults here)."""
 
-    rate_tolerance: float = 0.05  # |median rate - 1| <= this
-    training_point_fraction: float = 0.95  # trajectories ending on a training point
-    boundary_tolerance: float = 1e-6  # |limit - predicted limit| for the Voronoi-face claim
-    sqrt_c_ratio: float = 2.0  # max / min of median d1 / sqrt(c) over c
-    prediction_ratio: float = 1.25  # measured / predicted median d1 / sqrt(c) within [1/r, r]
-    unet_memorized: float = 0.9  # final fraction memorized of every U-Net
-    unet_level: float = 0.5  # "gets there": first step with fraction >= this
-    unet_rank_correlation: float = -0.8  # Spearman(parameters, steps to unet_level) at most
+    rate_tolerance: float  # |median rate - 1| <= this
+    training_point_fraction: float  # trajectories ending on a training point
+    sqrt_c_ratio: float  # max / min of median d1 / sqrt(c) over c
+    prediction_ratio: float  # measured / predicted median d1 / sqrt(c) within [1/r, r]
+    unet_memorized: float  # final fraction memorized of every U-Net
+    unet_level: float  # "gets there": first step with fraction >= this
+    unet_rank_correlation: float  # Spearman(parameters, steps to unet_level) at most
+
+
+@dataclass(frozen=True)
+class Cited:
+    """Which measured numbers are cited, shared with the manuscript (memreg.paper)."""
+
+    boundary_tol: float  # config boundaries.tol: a limit within this is at its prediction
+    nn_delta: float  # config paper.nn_delta: the delta of H, I, J (nearest in the table)
+
+
+def from_config(config: dict) -> tuple[Thresholds, Cited]:
+    """The thresholds and the cited settings from a workflow configuration."""
+    cited = Cited(config["boundaries"]["tol"], config["paper"]["nn_delta"])
+    return Thresholds(**config["claims"]), cited
 
 
 def _fmt(x: float) -> str:
     return f"{x:.4g}"
 
 
-def _mid_delta(table: pd.DataFrame) -> float:
-    """The middle one of a table's deltas (upper middle for an even count)."""
-    deltas = sorted(table["delta"].unique())
-    return float(deltas[len(deltas) // 2])
+def _sweep(tab: pd.DataFrame, param: str) -> tuple[bool, str]:
+    """Whether the fraction matched falls in ``param`` (summary.falls), and the pairs
+    value: fraction per value."""
+    rows = summary.sweep_rows(tab, param)
+    pairs = ", ".join(f"{v:g}: {f:.3f}" for v, f in zip(rows[param], rows["fraction_matched"]))
+    return summary.falls(tab, param), pairs
 
 
-def _falls(table: pd.DataFrame, param: str) -> tuple[bool, str]:
-    """Fraction matched non-increasing in ``param`` within the bootstrap intervals:
-    each fraction at most the upper bound of the one at the next smaller value."""
-    rows = table.sort_values(param)
-    frac, high = rows["fraction_matched"].to_numpy(), rows["ci_high"].to_numpy()
-    ok = bool(np.all(frac[1:] <= high[:-1]))
-    pairs = ", ".join(f"{v:g}: {f:.3f}" for v, f in zip(rows[param], frac))
-    return ok, pairs
-
-
-def convergence_rate(conv: pd.DataFrame, th: Thresholds) -> list[Claim]:
+def convergence_rate(conv: pd.DataFrame, th: Thresholds, cited: Cited) -> list[Claim]:
     out = []
-    for process, rows in conv.groupby("process", sort=False):
-        hit = rows[rows["limit_class"] == "training_point"]
-        rate = float(hit["rate"].median()) if len(hit) else float("nan")
+    for process, rate in summary.median_rates(conv).items():
         out.append(
             Claim(
                 f"rate_{process}",
@@ -85,10 +90,10 @@ def convergence_rate(conv: pd.DataFrame, th: Thresholds) -> list[Claim]:
     return out
 
 
-def returns_training_points(conv: pd.DataFrame, th: Thresholds) -> list[Claim]:
-    frac = conv.groupby("process")["limit_class"].apply(lambda c: (c == "training_point").mean())
-    worst = float(frac.min())
-    value = ", ".join(f"{p}: {f:.3f}" for p, f in frac.items())
+def returns_training_points(conv: pd.DataFrame, th: Thresholds, cited: Cited) -> list[Claim]:
+    frac = summary.convergence_by_process(conv).sort_values("process")
+    worst = float(frac["fraction"].min())
+    value = ", ".join(f"{p}: {f:.3f}" for p, f in zip(frac["process"], frac["fraction"]))
     return [
         Claim(
             "returns_training_points",
@@ -102,12 +107,8 @@ def returns_training_points(conv: pd.DataFrame, th: Thresholds) -> list[Claim]:
     ]
 
 
-def voronoi_faces(bnd: pd.DataFrame, th: Thresholds) -> list[Claim]:
-    on_face = bnd["start_on_face"].astype(bool)
-    expected = np.where(on_face, "voronoi_boundary", "training_point")
-    right = (bnd["limit_class"].to_numpy() == expected) & (
-        bnd["distance_to_predicted"].to_numpy() <= th.boundary_tolerance
-    )
+def voronoi_faces(bnd: pd.DataFrame, th: Thresholds, cited: Cited) -> list[Claim]:
+    n = summary.boundary_counts(bnd, cited.boundary_tol)
     return [
         Claim(
             "voronoi_faces",
@@ -116,19 +117,16 @@ def voronoi_faces(bnd: pd.DataFrame, th: Thresholds) -> list[Claim]:
             "all other starts reach their cell's point",
             "starts whose limit is the predicted one (on face: the equidistant mean; else: the "
             "cell's point)",
-            f"all, within {th.boundary_tolerance:g}",
-            f"{int(right.sum())} of {len(right)} ({int(on_face.sum())} on a face)",
-            bool(right.all() and on_face.any()),
+            f"all, within {cited.boundary_tol:g}",
+            f"{n['right']} of {n['starts']} ({n['face']} on a face)",
+            bool(n["right"] == n["starts"] and n["face"] > 0),
         )
     ]
 
 
-def tikhonov(tik: pd.DataFrame, th: Thresholds) -> list[Claim]:
-    ok, pairs = _falls(tik, "c")
-    med = tik["median_distance_over_sqrt_c"].to_numpy()
-    pred = tik["predicted_median_distance_over_sqrt_c"].to_numpy()
-    spread = float(med.max() / med.min())
-    worst = float(np.max(np.abs(np.log(med / pred))))
+def tikhonov(tik: pd.DataFrame, th: Thresholds, cited: Cited) -> list[Claim]:
+    ok, pairs = _sweep(tik, SWEEP_PARAMS["tikhonov"])
+    spread, worst = summary.sqrt_c_spread(tik)
     return [
         Claim(
             "tikhonov_falls",
@@ -147,14 +145,14 @@ def tikhonov(tik: pd.DataFrame, th: Thresholds) -> list[Claim]:
             "median d1 / sqrt(c) over c: max / min, and the largest ratio to its prediction",
             f"max / min <= {th.sqrt_c_ratio:g} and measured / predicted within "
             f"[1/{th.prediction_ratio:g}, {th.prediction_ratio:g}]",
-            f"max / min {spread:.3f}; largest measured / predicted {np.exp(worst):.3f}",
-            bool(spread <= th.sqrt_c_ratio and np.exp(worst) <= th.prediction_ratio),
+            f"max / min {spread:.3f}; largest measured / predicted {worst:.3f}",
+            bool(spread <= th.sqrt_c_ratio and worst <= th.prediction_ratio),
         ),
     ]
 
 
-def consistency(con: pd.DataFrame, th: Thresholds) -> list[Claim]:
-    ok, pairs = _falls(con, "tau")
+def consistency(con: pd.DataFrame, th: Thresholds, cited: Cited) -> list[Claim]:
+    ok, pairs = _sweep(con, SWEEP_PARAMS["consistency"])
     return [
         Claim(
             "consistency_falls",
@@ -168,10 +166,8 @@ def consistency(con: pd.DataFrame, th: Thresholds) -> list[Claim]:
     ]
 
 
-def neural_tikhonov(tab: pd.DataFrame, th: Thresholds) -> list[Claim]:
-    delta = _mid_delta(tab)
-    last = tab[(tab["iteration"] == tab["iteration"].max()) & (tab["delta"] == delta)]
-    lo, hi = last.loc[last["c"].idxmin()], last.loc[last["c"].idxmax()]
+def neural_tikhonov(tab: pd.DataFrame, th: Thresholds, cited: Cited) -> list[Claim]:
+    delta, lo, hi = summary.nn_tikhonov_ends(tab, cited.nn_delta)
     return [
         Claim(
             "nn_tikhonov",
@@ -186,15 +182,9 @@ def neural_tikhonov(tab: pd.DataFrame, th: Thresholds) -> list[Claim]:
     ]
 
 
-def early_stopping(tab: pd.DataFrame, th: Thresholds) -> list[Claim]:
-    delta = _mid_delta(tab)
-    rows = tab[tab["delta"] == delta]
-    parts, ok = [], True
-    for param, r in rows.groupby("parameterization", sort=False):
-        r = r.sort_values("iteration")
-        first, last = r["fraction_matched"].iloc[0], r["fraction_matched"].iloc[-1]
-        ok &= bool(first < last)
-        parts.append(f"{param}: {first:.3f} -> {last:.3f}")
+def early_stopping(tab: pd.DataFrame, th: Thresholds, cited: Cited) -> list[Claim]:
+    delta, ends = summary.early_stopping_ends(tab, cited.nn_delta)
+    parts = [f"{param}: {first:.3f} -> {last:.3f}" for param, (first, last) in ends.items()]
     return [
         Claim(
             "early_stopping",
@@ -204,16 +194,13 @@ def early_stopping(tab: pd.DataFrame, th: Thresholds) -> list[Claim]:
             "parameterization",
             "first < last for every parameterization",
             "; ".join(parts),
-            ok,
+            all(first < last for first, last in ends.values()),
         )
     ]
 
 
-def width(tab: pd.DataFrame, th: Thresholds) -> list[Claim]:
-    delta = _mid_delta(tab)
-    last = tab[(tab["iteration"] == tab["iteration"].max()) & (tab["delta"] == delta)]
-    last = last.sort_values("n_params")
-    small, large = last.iloc[0], last.iloc[-1]
+def width(tab: pd.DataFrame, th: Thresholds, cited: Cited) -> list[Claim]:
+    delta, small, large = summary.width_ends(tab, cited.nn_delta)
     return [
         Claim(
             "width",
@@ -229,43 +216,26 @@ def width(tab: pd.DataFrame, th: Thresholds) -> list[Claim]:
     ]
 
 
-def first_steps(rows: pd.DataFrame, level: float) -> pd.Series:
-    """Per model size (index: model_channels), the first evaluation step whose fraction
-    memorized is at least ``level``; inf for a size that never gets there."""
-    return rows.groupby("model_channels").apply(
-        lambda r: float(r.loc[r["fraction_memorized"] >= level, "step"].min())
-        if (r["fraction_memorized"] >= level).any() else float("inf"),
-        include_groups=False,
-    )
+# Kept under their old names for callers of memreg.claims.
+first_steps = summary.first_steps
+spearman = summary.spearman
 
 
-def spearman(x: np.ndarray, y: np.ndarray) -> float:
-    """Spearman's rank correlation (average ranks for ties; inf ranks last); nan when
-    either side is constant or has fewer than three points."""
-    if len(x) < 3:
-        return float("nan")
-    rx, ry = pd.Series(x).rank().to_numpy(), pd.Series(y).rank().to_numpy()
-    if rx.std() == 0 or ry.std() == 0:
-        return float("nan")
-    return float(np.corrcoef(rx, ry)[0, 1])
-
-
-def unet(tab: pd.DataFrame, th: Thresholds) -> list[Claim]:
+def unet(tab: pd.DataFrame, th: Thresholds, cited: Cited) -> list[Claim]:
     """Family K on the run's own scale (stated in every row): (a) on the smallest data set
     every size ends memorized; (b) there, the steps to reach ``unet_level`` fall with the
     parameter count (Spearman rank correlation at most ``unet_rank_correlation``); (c) the
     largest data set gets there later than the smallest, size by size."""
     scale = run_scale_note(table_scale_label(tab))
-    n_small, n_large = tab["n_train"].min(), tab["n_train"].max()
-    small, large = tab[tab["n_train"] == n_small], tab[tab["n_train"] == n_large]
-    final = small.sort_values("step").groupby("model_channels").tail(1).sort_values("n_params")
+    small = summary.unet_cited(tab)
+    n_small, n_large = small["n_train"].iloc[0], tab["n_train"].max()
+    large = tab[tab["n_train"] == n_large]
+    final = summary.unet_final(small)
     ends = ", ".join(f"C{r.model_channels}: {r.fraction_memorized:.2f}" for r in final.itertuples())
     level = th.unet_level
-    first = first_steps(small, level)
-    params = small.groupby("model_channels")["n_params"].first()
-    rho = spearman(params.loc[first.index].to_numpy(), first.to_numpy())
+    first, rho = summary.steps_correlation(small, level)
     steps = ", ".join(f"C{c}: {first[c]:g}" for c in first.index)
-    first_large = first_steps(large, level)
+    first_large = summary.first_steps(large, level)
     shared = [c for c in first.index if c in first_large.index]
     later = [first_large[c] > first[c] for c in shared]
     pairs = ", ".join(f"C{c}: {first[c]:g} / {first_large[c]:g}" for c in shared)
@@ -302,7 +272,11 @@ def unet(tab: pd.DataFrame, th: Thresholds) -> list[Claim]:
     ]
 
 
-CHECKS: list[tuple[tuple[str, ...], Callable[..., list[Claim]], list[tuple[str, str]]]] = [
+Check = Callable[..., list[Claim]]
+
+# (tables read, check, the claims it writes: (id, family)); an id with "{process}" is
+# one claim per process of the table (config convergence.processes when it is missing).
+CHECKS: list[tuple[tuple[str, ...], Check, list[tuple[str, str]]]] = [
     (("convergence",), convergence_rate, [("rate_{process}", "D")]),
     (("convergence",), returns_training_points, [("returns_training_points", "D")]),
     (("boundaries",), voronoi_faces, [("voronoi_faces", "E")]),
@@ -313,24 +287,40 @@ CHECKS: list[tuple[tuple[str, ...], Callable[..., list[Claim]], list[tuple[str, 
     (("width",), width, [("width", "J")]),
     (("unet",), unet, [("unet_memorizes", "K"), ("unet_sooner", "K"),
                        ("unet_more_data_later", "K")]),
-]
+]  # fmt: skip
 
 
-def evaluate_claims(tables: dict[str, pd.DataFrame | None], th: Thresholds) -> pd.DataFrame:
+def evaluate_claims(
+    tables: dict[str, pd.DataFrame | None],
+    th: Thresholds,
+    cited: Cited,
+    processes: Sequence[str] = (),
+) -> pd.DataFrame:
     """One row per claim (columns ``COLUMNS``) from the tables named as in ``CHECKS``:
     convergence, boundaries, tikhonov, consistency, nn_tikhonov, early_stopping, width,
-    unet. A missing or empty table gives its claims as not holding, value "no data"."""
+    unet. A missing or empty table gives its claims as not holding, value "no data";
+    a missing convergence table gives one ``rate_<process>`` row per name of
+    ``processes`` (config ``convergence.processes``)."""
     rows: list[Claim] = []
     for names, check, ids in CHECKS:
         data = [tables.get(n) for n in names]
         if any(d is None or d.empty for d in data):
             rows += [
                 Claim(i, fam, check.__name__.replace("_", " "), "-", "-", "no data", False)
-                for i, fam in ids
+                for pattern, fam in ids
+                for i in _ids(pattern, processes)
             ]
             continue
-        rows += check(*data, th)
+        rows += check(*data, th, cited)
     return pd.DataFrame([asdict(r) for r in rows], columns=COLUMNS)
+
+
+def _ids(pattern: str, processes: Sequence[str]) -> list[str]:
+    """The claim ids of ``pattern``: one per process for ``rate_{process}`` (or
+    ``rate_unknown`` when no process is known), else the id itself."""
+    if "{process}" not in pattern:
+        return [pattern]
+    return [pattern.format(process=p) for p in processes] or [pattern.format(process="unknown")]
 
 
 def claims_html(table: pd.DataFrame) -> str:

@@ -5,11 +5,26 @@ All distances come from direct differences x - x_n in float64 (numpy).
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 
 TRAINING_POINT = "training_point"
 VORONOI_BOUNDARY = "voronoi_boundary"
 INTERIOR = "interior"
+
+# Gu et al. (2023): a sample is memorized when d1 / d2 is below this (nearest over
+# second-nearest distance). Labels, table headers and the manuscript write it with
+# ratio_text.
+GU_RATIO = 1.0 / 3.0
+
+
+def ratio_text(ratio: float = GU_RATIO) -> str:
+    """``ratio`` as a short fraction, ``"1/3"`` for ``GU_RATIO`` (decimal if none fits)."""
+    frac = Fraction(ratio).limit_denominator(100)
+    if abs(float(frac) - ratio) > 1e-12 * abs(ratio):
+        return f"{ratio:g}"
+    return str(frac.numerator) if frac.denominator == 1 else f"{frac.numerator}/{frac.denominator}"
 
 
 def _rows(a: np.ndarray) -> np.ndarray:
@@ -44,7 +59,7 @@ def memorized_by_distance(x: np.ndarray, train: np.ndarray, delta: float) -> np.
     return nearest_distances(x, train)[0] < delta
 
 
-def memorized_by_ratio(x: np.ndarray, train: np.ndarray, ratio: float = 1.0 / 3.0) -> np.ndarray:
+def memorized_by_ratio(x: np.ndarray, train: np.ndarray, ratio: float = GU_RATIO) -> np.ndarray:
     """Gu et al. (2023): memorized when d1 / d2 < ratio (nearest over second-nearest distance)."""
     d1, d2, _ = nearest_distances(x, train)
     return d1 < ratio * d2
@@ -157,21 +172,21 @@ def memorization_summary(
     samples: np.ndarray,
     train: np.ndarray,
     delta: float,
-    ratio: float = 1.0 / 3.0,
+    ratio: float = GU_RATIO,
     n_boot: int = 2000,
     seed: int = 0,
 ) -> dict[str, float]:
     """The memorization columns of a results table for one set of samples:
     n_samples, delta, fraction_matched (d1 < delta) with its bootstrap 95% interval
     (ci_low, ci_high), fraction_ratio_criterion (d1 / d2 < ratio), median_nearest_distance."""
-    d1, d2, _ = nearest_distances(samples, train)
-    fraction, low, high = bootstrap_fraction(d1 < delta, n_boot=n_boot, seed=seed)
+    matched = memorized_by_distance(samples, train, delta)
+    fraction, low, high = bootstrap_fraction(matched, n_boot=n_boot, seed=seed)
     return {
         "n_samples": len(samples),
         "delta": float(delta),
         "fraction_matched": fraction,
         "ci_low": low,
         "ci_high": high,
-        "fraction_ratio_criterion": float(np.mean(d1 < ratio * d2)),
-        "median_nearest_distance": float(np.median(d1)),
+        "fraction_ratio_criterion": float(np.mean(memorized_by_ratio(samples, train, ratio))),
+        "median_nearest_distance": float(np.median(nearest_distances(samples, train)[0])),
     }

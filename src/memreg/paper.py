@@ -4,7 +4,8 @@
 ``paper/generated/values.tex`` (from :func:`values_macros`) and each numeric table
 is a ``tabular`` from :func:`latex_table`, both made from the workflow's result
 tables. Values are picked by the minimum or maximum of a swept parameter (never
-by a hard-coded value), so the smoke preset's shorter sweeps work as well.
+by a hard-coded value), so the smoke preset's shorter sweeps work as well. Every
+number that a claim or a figure also cites comes from :mod:`memreg.summary`.
 """
 
 from __future__ import annotations
@@ -13,23 +14,15 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 
-import numpy as np
 import pandas as pd
 
+from . import summary
+from .metrics import GU_RATIO, ratio_text
+from .regularization import SWEEP_PARAMS
 from .unet_scale import PAPER_SCALE_HINT, table_scale_label
 
 # The result tables values_macros reads, by the key it expects in ``tables``.
-VALUE_TABLES = {
-    "convergence": "results/dynamics/convergence.csv",
-    "boundaries": "results/dynamics/boundaries.csv",
-    "tikhonov": "results/regularization/tikhonov.csv",
-    "consistency": "results/regularization/consistency.csv",
-    "nn_tikhonov": "results/neural/tikhonov.csv",
-    "early_stopping": "results/neural/early_stopping.csv",
-    "width": "results/neural/width.csv",
-    "unet": "results/unet/memorization.csv",
-    "claims": "results/claims.csv",
-}
+VALUE_TABLES = {**summary.RESULT_TABLES, "claims": summary.CLAIMS_TABLE}
 
 # The generated tables (paper/generated/tables/<name>.tex), as made by tables_tex.
 TABLE_NAMES = [
@@ -103,13 +96,7 @@ def integer(x: object) -> str:
 
 
 def yes_no(x: object) -> str:
-    return "yes" if _truthy(x) else "\\textbf{no}"
-
-
-def _truthy(x: object) -> bool:
-    if isinstance(x, str):
-        return x.strip().lower() in ("true", "1", "yes")
-    return bool(x)
+    return "yes" if summary.truthy(x) else "\\textbf{no}"
 
 
 def _cell(value: object, fmt: Format) -> str:
@@ -183,15 +170,9 @@ def _fraction(x: float) -> str:
     return fixed(3)(x)
 
 
-def _nearest(values: Sequence[float], target: float) -> float:
-    """The value of ``values`` nearest to ``target`` on a log scale."""
-    vals = np.asarray(sorted(set(float(v) for v in values)))
-    return float(vals[np.argmin(np.abs(np.log(vals) - math.log(target)))])
-
-
 def _sweep_ends(tab: pd.DataFrame, param: str, prefix: str, symbol: str) -> dict[str, str]:
-    rows = tab.sort_values(param)
-    lo, hi = rows.iloc[0], rows.iloc[-1]
+    rows = summary.sweep_rows(tab, param)
+    lo, hi = summary.sweep_ends(tab, param)
     return {
         f"{prefix}{symbol}Min": sci_macro(lo[param]),
         f"{prefix}{symbol}Max": sci_macro(hi[param]),
@@ -207,12 +188,12 @@ def convergence_values(conv: pd.DataFrame) -> dict[str, str]:
     """D: median fitted rate per process (``Rate<Process>``, over trajectories that
     reach a training point) and how many trajectories reach one."""
     out: dict[str, str] = {}
-    for process, rows in conv.groupby("process", sort=False):
-        hit = rows[rows["limit_class"] == "training_point"]
-        out[macro_name("rate", process)] = fixed(3)(hit["rate"].median() if len(hit) else math.nan)
+    for process, rate in summary.median_rates(conv).items():
+        out[macro_name("rate", process)] = fixed(3)(rate)
+    per_process = summary.convergence_by_process(conv)
     out["ConvTrajectories"] = str(len(conv))
-    out["ConvPerProcess"] = str(int(conv.groupby("process").size().max()))
-    out["ConvReached"] = str(int((conv["limit_class"] == "training_point").sum()))
+    out["ConvPerProcess"] = str(int(per_process["n"].max()))
+    out["ConvReached"] = str(int(per_process["reached"].sum()))
     out["ConvFitLow"] = fixed(1)(conv["fit_s_min"].iloc[0])
     out["ConvFitHigh"] = fixed(1)(conv["fit_s_max"].iloc[0])
     return out
@@ -221,29 +202,22 @@ def convergence_values(conv: pd.DataFrame) -> dict[str, str]:
 def boundary_values(bnd: pd.DataFrame, tol: float) -> dict[str, str]:
     """E: starts in all, on a Voronoi face, and how many of each kind end at the
     predicted limit (within ``tol``)."""
-    face = bnd["start_on_face"].map(_truthy).to_numpy(bool)
-    at = bnd["distance_to_predicted"].to_numpy(float) <= tol
+    n = summary.boundary_counts(bnd, tol)
     return {
-        "BoundaryStarts": str(len(bnd)),
-        "BoundaryFaceStarts": str(int(face.sum())),
-        "BoundaryFaceAtPredicted": str(int((face & at).sum())),
-        "BoundaryOffFaceStarts": str(int((~face).sum())),
-        "BoundaryOffFaceAtPredicted": str(int((~face & at).sum())),
+        "BoundaryStarts": str(n["starts"]),
+        "BoundaryFaceStarts": str(n["face"]),
+        "BoundaryFaceAtPredicted": str(n["face_at"]),
+        "BoundaryOffFaceStarts": str(n["off"]),
+        "BoundaryOffFaceAtPredicted": str(n["off_at"]),
         "BoundaryTol": sci_macro(tol),
     }
-
-
-def _at(tab: pd.DataFrame, delta: float, iteration: int) -> pd.DataFrame:
-    return tab[(tab["delta"] == delta) & (tab["iteration"] == iteration)]
 
 
 def neural_values(
     nn: pd.DataFrame, early: pd.DataFrame, wid: pd.DataFrame, delta: float
 ) -> dict[str, str]:
-    """H, I, J at the table's delta nearest to ``delta``."""
-    d = _nearest(nn["delta"], delta)
-    last = _at(nn, d, int(nn["iteration"].max())).sort_values("c")
-    lo, hi = last.iloc[0], last.iloc[-1]
+    """H, I, J at the table's delta nearest to ``delta`` (``summary.cited_delta``)."""
+    d, lo, hi = summary.nn_tikhonov_ends(nn, delta)
     out = {
         "NNDelta": sci_macro(d),
         "NNIterations": integer(nn["iteration"].max()),
@@ -253,17 +227,14 @@ def neural_values(
         "NNFracCMin": _fraction(lo["fraction_matched"]),
         "NNFracCMax": _fraction(hi["fraction_matched"]),
     }
-    d = _nearest(early["delta"], delta)
+    d, ends = summary.early_stopping_ends(early, delta)
     rows = early[early["delta"] == d]
     out["EarlyFirstIter"] = integer(rows["iteration"].min())
     out["EarlyLastIter"] = integer(rows["iteration"].max())
-    for param, r in rows.groupby("parameterization", sort=False):
-        r = r.sort_values("iteration")
-        out[macro_name("early", param, "first")] = _fraction(r["fraction_matched"].iloc[0])
-        out[macro_name("early", param, "last")] = _fraction(r["fraction_matched"].iloc[-1])
-    d = _nearest(wid["delta"], delta)
-    last = _at(wid, d, int(wid["iteration"].max())).sort_values("n_params")
-    small, large = last.iloc[0], last.iloc[-1]
+    for param, (first, last_frac) in ends.items():
+        out[macro_name("early", param, "first")] = _fraction(first)
+        out[macro_name("early", param, "last")] = _fraction(last_frac)
+    _, small, large = summary.width_ends(wid, delta)
     out.update(
         {
             "WidthIter": integer(wid["iteration"].max()),
@@ -277,10 +248,11 @@ def neural_values(
 
 
 def unet_values(unet: pd.DataFrame) -> dict[str, str]:
-    """K, first data set of the table: final fraction memorized per model size."""
-    name = unet["dataset"].iloc[0]
-    rows = unet[unet["dataset"] == name]
-    final = rows.sort_values("step").groupby("model_channels").tail(1).sort_values("n_params")
+    """K, the cited data set (``summary.unet_cited``: fewest training images): final
+    fraction memorized per model size."""
+    rows = summary.unet_cited(unet)
+    name = rows["dataset"].iloc[0]
+    final = summary.unet_final(rows)
     listed = ", ".join(
         f"{_fraction(r.fraction_memorized)} ({integer(r.n_params)} parameters)"
         for r in final.itertuples()
@@ -302,17 +274,21 @@ def unet_values(unet: pd.DataFrame) -> dict[str, str]:
 
 
 def claims_values(claims: pd.DataFrame) -> dict[str, str]:
-    return {
-        "ClaimsTotal": str(len(claims)),
-        "ClaimsHolding": str(int(claims["holds"].map(_truthy).sum())),
-    }
+    total, holding = summary.claims_holding(claims)
+    return {"ClaimsTotal": str(total), "ClaimsHolding": str(holding)}
+
+
+def constant_values() -> dict[str, str]:
+    """Constants of the library the prose cites: the ratio of Gu et al. (``GuRatio``)."""
+    return {"GuRatio": ratio_text(GU_RATIO)}
 
 
 def values_dict(
-    tables: Mapping[str, pd.DataFrame], boundary_tol: float = 1e-6, delta: float = 0.1
+    tables: Mapping[str, pd.DataFrame], boundary_tol: float, delta: float
 ) -> dict[str, str]:
     """Macro name -> LaTeX value for every value the prose cites, from the tables
-    keyed as in ``VALUE_TABLES`` (all required)."""
+    keyed as in ``VALUE_TABLES`` (all required): ``boundary_tol`` is config
+    ``boundaries.tol``, ``delta`` config ``paper.nn_delta``."""
     missing = [k for k in VALUE_TABLES if k not in tables]
     if missing:
         raise KeyError(f"values_macros needs the tables {missing} ({VALUE_TABLES})")
@@ -321,22 +297,23 @@ def values_dict(
         raise ValueError(f"tables {empty} are empty")
     out = convergence_values(tables["convergence"])
     out.update(boundary_values(tables["boundaries"], boundary_tol))
-    out.update(_sweep_ends(tables["tikhonov"], "c", "Tikhonov", "C"))
-    out.update(_sweep_ends(tables["consistency"], "tau", "Consistency", "Tau"))
+    out.update(_sweep_ends(tables["tikhonov"], SWEEP_PARAMS["tikhonov"], "Tikhonov", "C"))
+    out.update(
+        _sweep_ends(tables["consistency"], SWEEP_PARAMS["consistency"], "Consistency", "Tau")
+    )
     out.update(
         neural_values(tables["nn_tikhonov"], tables["early_stopping"], tables["width"], delta)
     )
     out.update(unet_values(tables["unet"]))
     out.update(claims_values(tables["claims"]))
+    out.update(constant_values())
     for name in out:
         if not re.fullmatch(r"[A-Za-z]+", name):
             raise ValueError(f"macro name {name!r} is not letters only")
     return out
 
 
-def values_macros(
-    tables: Mapping[str, pd.DataFrame], boundary_tol: float = 1e-6, delta: float = 0.1
-) -> str:
+def values_macros(tables: Mapping[str, pd.DataFrame], boundary_tol: float, delta: float) -> str:
     """``\\newcommand`` lines (one per value, sorted by name) for ``values_dict``."""
     values = values_dict(tables, boundary_tol, delta)
     lines = ["% Generated by memreg.paper.values_macros from results/; do not edit."]
@@ -353,22 +330,8 @@ def _interval(df: pd.DataFrame) -> pd.Series:
 
 def convergence_table(conv: pd.DataFrame) -> str:
     """D: per process, trajectories, how many reach a training point, fitted rates."""
-    rows = []
-    for process, r in conv.groupby("process", sort=False):
-        hit = r[r["limit_class"] == "training_point"]
-        rates = hit["rate"] if len(hit) else pd.Series([math.nan])
-        rows.append(
-            {
-                "process": process,
-                "n": len(r),
-                "reached": len(hit),
-                "median": rates.median(),
-                "min": rates.min(),
-                "max": rates.max(),
-            }
-        )
     return latex_table(
-        pd.DataFrame(rows),
+        summary.convergence_by_process(conv),
         ["process", "n", "reached", "median", "min", "max"],
         ["process", "trajectories", "at a training point", "median rate", "min", "max"],
         {
@@ -381,21 +344,10 @@ def convergence_table(conv: pd.DataFrame) -> str:
 def boundaries_table(bnd: pd.DataFrame, tol: float) -> str:
     """E: per data set, starts on and off a Voronoi face and how many end at the
     predicted limit within ``tol``."""
-    rows = []
-    for name, r in bnd.groupby("dataset", sort=False):
-        face = r["start_on_face"].map(_truthy).to_numpy(bool)
-        at = r["distance_to_predicted"].to_numpy(float) <= tol
-        rows.append(
-            {
-                "dataset": name,
-                "starts": len(r),
-                "face": int(face.sum()),
-                "face_at": int((face & at).sum()),
-                "off": int((~face).sum()),
-                "off_at": int((~face & at).sum()),
-                "worst": float(r["distance_to_predicted"].max()),
-            }
-        )
+    rows = [
+        {"dataset": name, **summary.boundary_counts(r, tol)}
+        for name, r in bnd.groupby("dataset", sort=False)
+    ]
     return latex_table(
         pd.DataFrame(rows),
         ["dataset", "starts", "face", "face_at", "off", "off_at", "worst"],
@@ -415,7 +367,7 @@ def boundaries_table(bnd: pd.DataFrame, tol: float) -> str:
 def regularization_table(tab: pd.DataFrame, param: str) -> str:
     """F (``param`` = c) or G (tau): fraction matched per value, its interval, the
     ratio criterion, the median nearest distance (and, for c, d1/sqrt(c))."""
-    tab = tab.sort_values(param).assign(interval=lambda d: _interval(d))
+    tab = summary.sweep_rows(tab, param).assign(interval=lambda d: _interval(d))
     symbol = {"c": "$c$", "tau": "$\\tau$"}.get(param, escape(param))
     cols = [
         param,
@@ -424,7 +376,13 @@ def regularization_table(tab: pd.DataFrame, param: str) -> str:
         "fraction_ratio_criterion",
         "median_nearest_distance",
     ]
-    heads = [symbol, "matched", "95\\% interval", "$d_1/d_2<1/3$", "median $d_1$"]
+    heads = [
+        symbol,
+        "matched",
+        "95\\% interval",
+        f"$d_1/d_2<{ratio_text(GU_RATIO)}$",
+        "median $d_1$",
+    ]
     fmts: dict[str, Format] = {
         param: sci,
         "fraction_matched": fixed(3),
@@ -457,13 +415,7 @@ def neural_tikhonov_table(nn: pd.DataFrame) -> str:
 
 def unet_table(unet: pd.DataFrame) -> str:
     """K: per data set and model size, the final fraction memorized and its interval."""
-    final = (
-        unet.sort_values("step")
-        .groupby(["dataset", "model_channels"], sort=False)
-        .tail(1)
-        .sort_values(["dataset", "n_params"])
-        .assign(interval=lambda d: _interval(d))
-    )
+    final = summary.unet_final(unet).assign(interval=lambda d: _interval(d))
     return latex_table(
         final,
         [
@@ -527,14 +479,14 @@ def claims_table(claims: pd.DataFrame) -> str:
     )
 
 
-def tables_tex(tables: Mapping[str, pd.DataFrame], boundary_tol: float = 1e-6) -> dict[str, str]:
+def tables_tex(tables: Mapping[str, pd.DataFrame], boundary_tol: float) -> dict[str, str]:
     """File stem (``TABLE_NAMES``) -> LaTeX of every generated table, from the tables
     keyed as in ``VALUE_TABLES``."""
     return {
         "convergence": convergence_table(tables["convergence"]),
         "boundaries": boundaries_table(tables["boundaries"], boundary_tol),
-        "tikhonov": regularization_table(tables["tikhonov"], "c"),
-        "consistency": regularization_table(tables["consistency"], "tau"),
+        "tikhonov": regularization_table(tables["tikhonov"], SWEEP_PARAMS["tikhonov"]),
+        "consistency": regularization_table(tables["consistency"], SWEEP_PARAMS["consistency"]),
         "nn_tikhonov": neural_tikhonov_table(tables["nn_tikhonov"]),
         "unet": unet_table(tables["unet"]),
         "claims": claims_table(tables["claims"]),

@@ -26,7 +26,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .metrics import voronoi_polygons
+from . import summary
+from .metrics import GU_RATIO, ratio_text, voronoi_polygons
 
 COLUMN_WIDTH = 3.4  # inches, one column of a two-column paper
 PAGE_WIDTH = 7.0
@@ -198,7 +199,8 @@ def dynamics(arrays: dict[str, np.ndarray], process: str, path: str | Path) -> N
 
 def convergence_s(curves: dict[str, dict[str, np.ndarray]], table: pd.DataFrame, path) -> None:
     """Family D: |y(s) - x*| against s per process, with a K e^{-s} reference and the median
-    fitted rate."""
+    fitted rate (``summary.median_rates``, as the claims and the manuscript cite it)."""
+    rates = summary.median_rates(table)
     fig, axes = figure(len(curves), PAGE_WIDTH, 2.4)
     for ax, (process, arr) in zip(axes, curves.items()):
         s, dist = arr["s"], arr["distance"]
@@ -209,7 +211,7 @@ def convergence_s(curves: dict[str, dict[str, np.ndarray]], table: pd.DataFrame,
         anchor = np.exp(np.median(np.log(dist[np.searchsorted(s, w0)] + 1e-300)) + w0)
         ax.semilogy(s, anchor * np.exp(-s), "k--", lw=1.0, label=r"$\propto e^{-s}$")
         ax.axvspan(w0, w1, color="0.9", zorder=0)
-        rate = rows.loc[rows["limit_index"] >= 0, "rate"].median()
+        rate = rates[process]
         ax.set_title(f"{PROCESS_LABELS.get(process, process)}\nmedian fitted rate {rate:.3f}")
         ax.set_xlabel("$s$")
         ax.set_ylim(max(dist[dist > 0].min(), 1e-16), 10 * dist.max())
@@ -227,7 +229,7 @@ def voronoi_boundaries(cases: dict[str, dict], path: str | Path) -> None:
         table, y, train = case["table"], case["y"], case["train"]
         half = float(np.abs(table[["start_x", "start_y"]].to_numpy()).max())
         draw_voronoi(ax, train, (-half, half, -half, half))
-        face = table["start_on_face"].to_numpy()
+        face = summary.on_face(table)
         for j in range(y.shape[1]):
             ax.plot(y[:, j, 0], y[:, j, 1], lw=0.5, color="C3" if face[j] else "C0", alpha=0.7)
         ax.scatter(table["start_x"], table["start_y"], s=4, c=np.where(face, "C3", "C0"))
@@ -296,7 +298,7 @@ def memorization_curve(table: pd.DataFrame, param: str, label: str, path: str | 
         marker="s",
         ms=3,
         ls="--",
-        label=r"$d_1 / d_2 < 1/3$ (Gu et al.)",
+        label=rf"$d_1 / d_2 < {ratio_text(GU_RATIO)}$ (Gu et al.)",
     )
     ax.set_xscale("log")
     ax.set_ylim(-0.03, 1.03)

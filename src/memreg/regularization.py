@@ -18,6 +18,10 @@ from .process import Process
 from .sampling import Trajectory, sample_ode
 from .score import EmpiricalScore, make_score
 
+# The regularization sweeps (families F and G): score kind -> the parameter it sweeps
+# (config regularization.<kind>_<param>). The workflow's {kind} wildcard takes these.
+SWEEP_PARAMS = {"tikhonov": "c", "consistency": "tau"}
+
 
 def sampling_study(
     train: np.ndarray,

@@ -1,27 +1,22 @@
 # The claims table: the paper's testable claims checked against this run's tables
-# (memreg.claims), as results/claims.csv and a figure-free page of the report.
+# (memreg.claims), as results/claims.csv and a figure-free page of the report. The
+# tables it reads are memreg.summary.RESULT_TABLES, as the manuscript's are.
 
-CLAIM_TABLES = {
-    "convergence": "results/dynamics/convergence.csv",
-    "boundaries": "results/dynamics/boundaries.csv",
-    "tikhonov": "results/regularization/tikhonov.csv",
-    "consistency": "results/regularization/consistency.csv",
-    "nn_tikhonov": "results/neural/tikhonov.csv",
-    "early_stopping": "results/neural/early_stopping.csv",
-    "width": "results/neural/width.csv",
-    "unet": "results/unet/memorization.csv",
-}
+from memreg.summary import CLAIMS_TABLE, RESULT_TABLES
 
 
 rule claims:
     """One row per claim: statement, quantity, criterion, measured value, holds."""
     input:
-        **CLAIM_TABLES,
+        **RESULT_TABLES,
     output:
-        table=table("results/claims.csv"),
+        table=table(CLAIMS_TABLE),
         page=report("results/claims.html", caption="../report/claims.rst", category="0. Claims"),
     params:
         thresholds=config["claims"],
+        boundary_tol=config["boundaries"]["tol"],
+        nn_delta=config["paper"]["nn_delta"],
+        processes=config["convergence"]["processes"],
     log:
         "logs/claims.log",
     conda:

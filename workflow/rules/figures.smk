@@ -7,6 +7,8 @@
 # four in their metadata (memreg.plots.save; params.config is the slice of the
 # configuration the figure shows).
 
+from memreg.metrics import GU_RATIO, ratio_text
+
 
 rule fig_data_voronoi:
     """A: the authors' 20 points and their Voronoi tessellation."""
@@ -168,8 +170,9 @@ rule fig_tikhonov_memorization:
         figure("tikhonov_memorization", "F-G", "memorization_curve"),
     params:
         kind="tikhonov",
-        param="c",
+        param=SWEEPS["tikhonov"][0],
         label="Tikhonov constant $c$",
+        gu_ratio=ratio_text(GU_RATIO),  # for the caption; the plot builds its label alike
         config=config_slice("regularization"),
     log:
         "logs/fig_tikhonov_memorization.log",
@@ -189,8 +192,9 @@ use rule fig_tikhonov_memorization as fig_consistency_memorization with:
         figure("consistency_memorization", "F-G", "memorization_curve"),
     params:
         kind="consistency",
-        param="tau",
+        param=SWEEPS["consistency"][0],
         label=r"threshold $\tau$",
+        gu_ratio=ratio_text(GU_RATIO),
         config=config_slice("regularization"),
     log:
         "logs/fig_consistency_memorization.log",

@@ -2,8 +2,11 @@
 # One job per parameter value: the wildcard {value} is repr(float(value)) of an
 # entry of the config list, so a changed value reruns one job.
 
+from memreg.regularization import SWEEP_PARAMS
+
 REG = config["regularization"]
-SWEEPS = {"tikhonov": ("c", REG["tikhonov_c"]), "consistency": ("tau", REG["consistency_tau"])}
+SWEEPS = {kind: (param, REG[f"{kind}_{param}"]) for kind, param in SWEEP_PARAMS.items()}
+SWEEP_KIND = "|".join(SWEEP_PARAMS)  # the {kind} wildcard: tikhonov|consistency
 
 
 rule regularized_sampling:
@@ -18,7 +21,7 @@ rule regularized_sampling:
         process=lambda w: process_params(REG["process"]),
         study={k: REG[k] for k in ("n_samples", "seed", "t_min", "n_steps", "delta", "n_boot")},
     wildcard_constraints:
-        kind="tikhonov|consistency",
+        kind=SWEEP_KIND,
         value=r"[0-9][0-9.e+-]*",
     threads: 1
     log:

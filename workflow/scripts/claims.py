@@ -2,10 +2,13 @@
 
 from pathlib import Path
 
-from memreg.claims import Thresholds, claims_html, evaluate_claims
+from memreg.claims import Cited, Thresholds, claims_html, evaluate_claims
 from memreg.io import load_table, save_table
 
+p = snakemake.params
 tables = {name: load_table(path) for name, path in snakemake.input.items()}
-claims = evaluate_claims(tables, Thresholds(**snakemake.params.thresholds))
-save_table(snakemake.output.table, claims, {"thresholds": snakemake.params.thresholds})
+th, cited = Thresholds(**p.thresholds), Cited(p.boundary_tol, p.nn_delta)
+claims = evaluate_claims(tables, th, cited, p.processes)
+meta = {"thresholds": p.thresholds, "boundary_tol": p.boundary_tol, "nn_delta": p.nn_delta}
+save_table(snakemake.output.table, claims, meta)
 Path(snakemake.output.page).write_text(claims_html(claims))
