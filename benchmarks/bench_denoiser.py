@@ -4,7 +4,7 @@ product of the same shapes, with its peak memory and its error against direct di
 Setting: N = 50,000 training points in d = 3,072 (a CIFAR-sized empirical score;
 memreg.data.gaussian_samples, float64, 1.23 GB), a batch of B = 64 queries, float64, the
 default form ("expansion" for d >= 16: logits from x @ train.T, the few that can carry
-weight recomputed from direct differences; memreg.score) and chunk size. Queries are
+weight recomputed from direct differences; memreg.closed_form.score) and chunk size. Queries are
 noised training points alpha x_n + sigma eps at sigma = 1e-3 and 0.5 (process ve_talk) and
 sigma = 80 (ve with base 1e4, so that sigma = 80 lies inside (0, T]).
 
@@ -29,9 +29,9 @@ import sys
 import torch
 from measure import best_of, hwm, reset_hwm
 
+from memreg.closed_form.process import make_process
+from memreg.closed_form.score import EmpiricalScore
 from memreg.data import gaussian_samples
-from memreg.process import make_process
-from memreg.score import EmpiricalScore
 
 N_TRAIN = 50_000
 DIM = 3_072

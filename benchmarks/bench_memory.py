@@ -3,7 +3,7 @@
 Setting: N = 50,000 training points in d = 3,072 (memreg.data.gaussian_samples, float64,
 1.23 GB), a batch of B = 64 queries (noised training points at the same t), process
 ve_talk, t = 0.5; one evaluation of the score s(x, t) and one of the denoiser D(x, t),
-with the default chunk size (memreg.score.DEFAULT_CHUNK_BYTES).
+with the default chunk size (memreg.closed_form.score.DEFAULT_CHUNK_BYTES).
 
 Memory is the resident set size (RSS) of a fresh subprocess (this script re-runs itself
 with --child), read from /proc/self/status:
@@ -98,9 +98,9 @@ def child(chunk_bytes: int | None) -> int:
     import numpy as np
     import torch
 
+    from memreg.closed_form.process import make_process
+    from memreg.closed_form.score import DEFAULT_CHUNK_BYTES, EmpiricalScore
     from memreg.data import gaussian_samples
-    from memreg.process import make_process
-    from memreg.score import DEFAULT_CHUNK_BYTES, EmpiricalScore
 
     chunk_bytes = DEFAULT_CHUNK_BYTES if chunk_bytes is None else chunk_bytes
 
@@ -129,7 +129,10 @@ def child(chunk_bytes: int | None) -> int:
     hwm_build = hwm() if can_reset else None
 
     score = EmpiricalScore(train, process=PROCESS, chunk_bytes=chunk_bytes)
-    print(f"  form {score.form!r} (memreg.score; bench_denoiser.py times it against the GEMM)")
+    print(
+        f"  form {score.form!r} (memreg.closed_form.score; "
+        "bench_denoiser.py times it against the GEMM)"
+    )
     shared = score.train.data_ptr() == train.ctypes.data
     proc = make_process(PROCESS)
     gen = torch.Generator().manual_seed(SEED + 1)

@@ -1,8 +1,10 @@
-"""Benchmark: `memreg.sampling.sample_ode` against the solvers a user would pick instead.
+"""Benchmark: `memreg.closed_form.sampling.sample_ode` against the solvers a user would
+pick instead.
 
 Setting: the authors' 20 training points in d = 2 (memreg.data.authors_points), process
-ve_talk, 2000 samples from the same initial noise (memreg.sampling.initial_noise, seed 0),
-t from T = 1 down to t_min = 1e-6, for c = 0 (empirical score) and c = 1e-4 (Tikhonov).
+ve_talk, 2000 samples from the same initial noise (memreg.closed_form.sampling.initial_noise,
+seed 0), t from T = 1 down to t_min = 1e-6, for c = 0 (empirical score) and c = 1e-4
+(Tikhonov).
 Timed in one run, each the best of ``--repeats``:
 
 * rk45: scipy solve_ivp RK45 on the probability-flow ODE in t, all samples as one
@@ -37,10 +39,10 @@ import torch
 from measure import best_of
 from scipy.integrate import solve_ivp
 
+from memreg.closed_form.process import make_process
+from memreg.closed_form.sampling import initial_noise, lambda_integral, sample_ode, time_grid
+from memreg.closed_form.score import EmpiricalScore
 from memreg.data import authors_points
-from memreg.process import make_process
-from memreg.sampling import initial_noise, lambda_integral, sample_ode, time_grid
-from memreg.score import EmpiricalScore
 
 N_SAMPLES = 2000
 N_STEPS = 400

@@ -1,4 +1,4 @@
-"""Batched MLP training (memreg.training) against a plain one-model-at-a-time loop.
+"""Batched MLP training (memreg.mlp.training) against a plain one-model-at-a-time loop.
 
     python benchmarks/bench_training.py [--models 5] [--width 256] [--iterations 1000]
                                         [--threads <cores>] [--repeats 3]
@@ -23,10 +23,10 @@ import time
 import torch
 from torch import nn
 
+from memreg.closed_form.process import make_process
 from memreg.data import authors_points
-from memreg.mlp import Architecture, MLPGroup, ModelSpec
-from memreg.process import make_process
-from memreg.training import TrainConfig, train
+from memreg.mlp.model import Architecture, MLPGroup, ModelSpec
+from memreg.mlp.training import TrainConfig, train
 
 TARGET = 3.0
 
@@ -66,7 +66,8 @@ def plain_loop(width: int, iterations: int, seed: int, c: float) -> float:
 
 
 def batched_loop(width: int, iterations: int, c_values: list[float]) -> float:
-    """Train the M networks as one MLPGroup with memreg.training.train; returns the wall time."""
+    """Train the M networks as one MLPGroup with memreg.mlp.training.train; returns the wall
+    time."""
     specs = [ModelSpec(seed=m, c=c) for m, c in enumerate(c_values)]
     group = MLPGroup(Architecture(width=width), specs)
     start = time.perf_counter()

@@ -5,7 +5,7 @@
 For each model size (64x64 images, batch 2, the paper's N = 2 squares) it times
 
 - a bare loop: draw images, noise levels and noise, EDM loss, backward, Adam step;
-- ``memreg.unet_training.train_unet`` on the same model and data: the same steps plus
+- ``memreg.unet.training.train_unet`` on the same model and data: the same steps plus
   learning-rate warm-up, EMA, loss logging, the progress bar and one checkpoint at
   the end, with evaluation reduced to one 2-step sample (its cost is reported by
   evaluation rounds, not here);
@@ -24,9 +24,9 @@ from pathlib import Path
 import torch
 
 from memreg.data import square_images
-from memreg.edm import EDMDenoiser, draw_noise_levels, edm_loss, to_model_range
-from memreg.unet import UNet, UNetConfig
-from memreg.unet_training import EvalConfig, UNetTrainConfig, train_unet
+from memreg.unet.edm import EDMDenoiser, draw_noise_levels, edm_loss, to_model_range
+from memreg.unet.network import UNet, UNetConfig
+from memreg.unet.training import EvalConfig, UNetTrainConfig, train_unet
 
 TARGET = 0.15
 IMAGES = square_images([[6, 6, 12], [40, 40, 14]], 64)

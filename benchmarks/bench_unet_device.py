@@ -10,7 +10,7 @@ The one prepared script for a GPU check (it also runs on CPU with small settings
 is how it is tested by hand). Everything comes from the paper settings of
 ``config.yaml`` (section ``unet``, no preset): the authors' N = 2 squares at 64x64, the
 architecture, the training and evaluation settings. Every measurement runs
-``memreg.unet_training.train_unet``, the code the workflow runs (bf16 autocast and
+``memreg.unet.training.train_unet``, the code the workflow runs (bf16 autocast and
 cudnn.benchmark on CUDA):
 
 1. per model size: steps/s after ``--warmup`` steps with the plain step and with
@@ -49,9 +49,9 @@ import torch
 import yaml
 
 from memreg.data import scale_squares, square_images
-from memreg.edm import to_model_range
-from memreg.unet import UNetConfig
-from memreg.unet_training import EvalConfig, UNetTrainConfig, evaluate, pick_device, train_unet
+from memreg.unet.edm import to_model_range
+from memreg.unet.network import UNetConfig
+from memreg.unet.training import EvalConfig, UNetTrainConfig, evaluate, pick_device, train_unet
 
 MEMORIZED = 0.9
 

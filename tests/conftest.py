@@ -1,6 +1,6 @@
 """Shared test settings: one torch thread (the tests' networks are tiny, and two
 threads on a loaded 2-core machine only contend); matplotlib's Agg backend, as the
-workflow's jobs have it (memreg.plots chooses none), so that no test needs a display."""
+workflow's jobs have it (memreg.outputs.plots chooses none), so that no test needs a display."""
 
 import os
 

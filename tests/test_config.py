@@ -156,9 +156,9 @@ def test_empty_section_in_a_command_line_key_is_refused():
 
 
 def test_process_names_come_from_the_library_registry():
-    # issue 15: the names are memreg.process.PROCESSES; the schema lists only each one's
+    # issue 15: the names are memreg.closed_form.process.PROCESSES; the schema lists only each one's
     # parameters, and config.yaml configures every process of the registry
-    from memreg.process import PROCESSES
+    from memreg.closed_form.process import PROCESSES
 
     assert "enum" not in SCHEMA["$defs"]["process_name"]
     assert "required" not in SCHEMA["properties"]["processes"]

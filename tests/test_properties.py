@@ -11,11 +11,11 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from memreg.closed_form.process import make_process
+from memreg.closed_form.sampling import initial_noise, sample_ode
+from memreg.closed_form.score import EmpiricalScore
 from memreg.data import authors_points
 from memreg.metrics import fit_rate, voronoi_boundary_distance, voronoi_cell
-from memreg.process import make_process
-from memreg.sampling import initial_noise, sample_ode
-from memreg.score import EmpiricalScore
 
 NAMES = ["ve_talk", "ve"]
 TRAIN = authors_points()

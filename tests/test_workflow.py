@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from memreg import metrics, plots
+from memreg import metrics
+from memreg.outputs import plots
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = shutil.which("snakemake") or str(Path(sys.executable).parent / "snakemake")
@@ -96,7 +97,7 @@ def test_every_figure_and_table_is_built(smoke_run):
             assert made_by["rule"] == f"fig_{name}", path
             assert (REPO / made_by["script"]).is_file(), path
             module, function = made_by["function"].rsplit(".", 1)
-            assert module == "memreg.plots" and callable(getattr(plots, function)), path
+            assert module == "memreg.outputs.plots" and callable(getattr(plots, function)), path
             assert made_by["config"], path
     for path in TABLES:
         assert (smoke_run / path).is_file(), path

@@ -6,7 +6,7 @@ Reproduces Baptista, Dasgupta, Kovachki, Oberai, Stuart, arXiv:2501.15785.
     score = EmpiricalScore(train, c=0.0)
     x = sample_ode(score, n=2000, seed=0)
 
-Names are imported lazily (PEP 562), so that ``import memreg.plots`` or
+Names are imported lazily (PEP 562), so that ``import memreg.outputs.plots`` or
 ``memreg.data`` does not pay for importing torch.
 """
 
@@ -15,16 +15,16 @@ from importlib import import_module
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "EmpiricalScore": "score",
-    "conditional_score": "score",
-    "make_score": "score",
-    "PROCESSES": "process",
-    "Process": "process",
-    "make_process": "process",
-    "Trajectory": "sampling",
-    "sample_ode": "sampling",
-    "sample_sde": "sampling",
-    "time_grid": "sampling",
+    "EmpiricalScore": "closed_form.score",
+    "conditional_score": "closed_form.score",
+    "make_score": "closed_form.score",
+    "PROCESSES": "closed_form.process",
+    "Process": "closed_form.process",
+    "make_process": "closed_form.process",
+    "Trajectory": "closed_form.sampling",
+    "sample_ode": "closed_form.sampling",
+    "sample_sde": "closed_form.sampling",
+    "time_grid": "closed_form.sampling",
     "authors_points": "data",
     "gaussian_samples": "data",
     "point_set": "data",

@@ -14,7 +14,7 @@ The merge keeps ``config.yaml``'s key order and writes a restated number the way
 ``config.yaml`` does (``1`` where it has ``1.0``, ``2.0`` where it has ``2``), so restating a
 value changes nothing that a rule hashes. The merged result is validated against the JSON
 schema with the preset names taken from ``presets`` and the process names from
-``memreg.process.PROCESSES``; a refusal is one short paragraph
+``memreg.closed_form.process.PROCESSES``; a refusal is one short paragraph
 (:class:`ConfigError`): the key, the value, what is allowed.
 """
 
@@ -183,9 +183,12 @@ def _allowed(error: jsonschema.ValidationError) -> str:
 
 def completed(schema: Mapping, presets: Any = None) -> dict:
     """``schema`` with the names it leaves open filled in: a preset is a key of ``presets``
-    (``cfg['presets']``), a process a key of :data:`memreg.process.PROCESSES` (the one list
-    of process names), and ``processes`` needs the parameters of every process."""
-    from .process import PROCESSES  # here, so that importing memreg.config needs no torch
+    (``cfg['presets']``), a process a key of :data:`memreg.closed_form.process.PROCESSES`
+    (the one list of process names), and ``processes`` needs the parameters of every
+    process."""
+    from .closed_form.process import (
+        PROCESSES,  # here, so that importing memreg.config needs no torch
+    )
 
     schema = copy.deepcopy(dict(schema))
     if isinstance(presets, Mapping):
@@ -198,8 +201,8 @@ def completed(schema: Mapping, presets: Any = None) -> dict:
 def validate(cfg: Mapping, schema: Mapping) -> None:
     """Check the merged settings against ``schema`` (:func:`completed`: the preset names
     allowed are the keys of ``cfg['presets']``, the process names those of
-    ``memreg.process.PROCESSES``). Raises :class:`ConfigError` (one paragraph) on the first
-    refusal."""
+    ``memreg.closed_form.process.PROCESSES``). Raises :class:`ConfigError` (one paragraph)
+    on the first refusal."""
     schema = completed(schema, cfg.get("presets"))
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(cfg), key=lambda e: (list(map(str, e.absolute_path)),

@@ -1,8 +1,8 @@
 # The claims table: the paper's testable claims checked against this run's tables
-# (memreg.claims), as results/claims.csv and a figure-free page of the report. The
-# tables it reads are memreg.summary.RESULT_TABLES, as the manuscript's are.
+# (memreg.outputs.claims), as results/claims.csv and a figure-free page of the report. The
+# tables it reads are memreg.outputs.summary.RESULT_TABLES, as the manuscript's are.
 
-from memreg.summary import CLAIMS_TABLE, RESULT_TABLES
+from memreg.outputs.summary import CLAIMS_TABLE, RESULT_TABLES
 
 
 rule claims:

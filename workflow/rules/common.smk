@@ -10,9 +10,9 @@ from snakemake.exceptions import WorkflowError
 
 import memreg.config
 from memreg.data import scale_squares, square_images
-from memreg.process import PROCESSES
-from memreg.unet import SettingError, UNetConfig
-from memreg.unet_training import EvalConfig, UNetTrainConfig
+from memreg.closed_form.process import PROCESSES
+from memreg.unet.network import SettingError, UNetConfig
+from memreg.unet.training import EvalConfig, UNetTrainConfig
 
 
 def refuse(key, value, allowed):
@@ -54,7 +54,7 @@ def check_consistency(cfg):
 
 
 def unet_architecture(model_channels, UN=None):
-    """Keyword arguments of memreg.unet.UNetConfig from the settings ``UN`` (config["unet"])."""
+    """Keyword arguments of memreg.unet.network.UNetConfig from the settings ``UN`` (config["unet"])."""
     UN = config["unet"] if UN is None else UN
     return {"resolution": UN["resolution"], "channels": 1, "model_channels": int(model_channels),
             "channel_mult": UN["channel_mult"], "num_blocks": UN["num_blocks"],
@@ -64,7 +64,7 @@ def unet_architecture(model_channels, UN=None):
 def library_settings(section, settings, **values):
     """``settings(**values)``, a settings dataclass of the library built from the config
     section ``section``: the dataclass checks its own values, and its refusal
-    (memreg.unet.SettingError: the argument, its value, what is allowed) is re-raised here
+    (memreg.unet.network.SettingError: the argument, its value, what is allowed) is re-raised here
     naming the config key."""
     try:
         return settings(**values)
@@ -73,8 +73,8 @@ def library_settings(section, settings, **values):
 
 
 def check_unet(un):
-    """Family K: the shape (memreg.unet.UNetConfig) and the training and evaluation settings
-    (memreg.unet_training.UNetTrainConfig, EvalConfig) are checked by building them as rule
+    """Family K: the shape (memreg.unet.network.UNetConfig) and the training and evaluation settings
+    (memreg.unet.training.UNetTrainConfig, EvalConfig) are checked by building them as rule
     train_unet does; then what only the workflow asks: a checkpoint within the run, the grid
     model among the trained ones, the squares inside the images."""
     for channels in un["model_channels"]:
@@ -143,7 +143,7 @@ CONDA_ENV = str(Path(workflow.basedir) / "environment.yml")
 
 
 def process_params(name):
-    """Keyword arguments of memreg.process.make_process for the configured process ``name``."""
+    """Keyword arguments of memreg.closed_form.process.make_process for the configured process ``name``."""
     return {"name": name, **config["processes"][name]}
 
 
@@ -157,7 +157,7 @@ def sweep_files(kind, ext):
 
 
 def nn_models(study):
-    """The networks of a study: a list of memreg.mlp.ModelSpec keyword dicts."""
+    """The networks of a study: a list of memreg.mlp.model.ModelSpec keyword dicts."""
     NN = config["neural"]
     if study == "tikhonov":
         return [{"seed": NN["seed"], "parameterization": "nonsingular", "c": float(c)}
@@ -197,10 +197,10 @@ def nn_runtime(study):
 
 
 def unet_runtime(model_channels):
-    """Minutes for a cluster profile: the CPU estimate of memreg.unet_scale.cpu_hours (the
+    """Minutes for a cluster profile: the CPU estimate of memreg.unet.scale.cpu_hours (the
     measured 2-thread timings of benchmarks/README.md), doubled for slack; a GPU
     job takes a small part of it."""
-    from memreg.unet_scale import cpu_hours
+    from memreg.unet.scale import cpu_hours
 
     UN = config["unet"]
     train = UNetTrainConfig(**UN["train"], evaluation=EvalConfig(**UN["evaluation"]))

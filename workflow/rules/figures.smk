@@ -2,9 +2,9 @@
 # and figures/<name>.png, which figure() (common.smk) registers for `rule all`, the report
 # and the paper; `grep -rn <name> workflow/rules` finds the rule. Variants of one figure
 # (a process, a regularization) are `use rule ... as fig_<name>`.
-# The rule's script, workflow/scripts/fig_*.py, draws with one function of memreg.plots
+# The rule's script, workflow/scripts/fig_*.py, draws with one function of memreg.outputs.plots
 # inside plots.made_by(rule, script, function, params.config): both files carry those
-# four in their metadata (memreg.plots.save; params.config is the slice of the
+# four in their metadata (memreg.outputs.plots.save; params.config is the slice of the
 # configuration the figure shows).
 
 from memreg.metrics import GU_RATIO, ratio_text

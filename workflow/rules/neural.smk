@@ -1,7 +1,7 @@
 # Families H, I, J: MLP scores trained by denoising score matching, then sampled.
 # One training job per study: H (all c together), I (both parameterizations
 # together), J (one job per width); the networks of a job train as one batched
-# computation (memreg.mlp.MLPGroup).
+# computation (memreg.mlp.model.MLPGroup).
 
 NN = config["neural"]
 

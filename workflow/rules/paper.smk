@@ -1,5 +1,5 @@
 # The manuscript (paper/main.pdf): paper/main.tex from the repository, the figures of
-# the registry and the tables/macros generated from results/ (memreg.paper).
+# the registry and the tables/macros generated from results/ (memreg.outputs.paper).
 #
 # Sources stay in the repository (<repo>/paper, found from this file, so `snakemake -d
 # DIR` works); rule `paper` copies them to DIR/paper/build/, compiles there (paths in
@@ -11,7 +11,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from memreg.paper import TABLE_NAMES, VALUE_TABLES
+from memreg.outputs.paper import TABLE_NAMES, VALUE_TABLES
 
 PAPER_SOURCES = Path(str(workflow.current_basedir)).parents[1] / "paper"
 TEX_PACKAGES = "latexmk texlive-latex-recommended texlive-fonts-recommended texlive-latex-extra"

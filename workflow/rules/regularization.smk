@@ -2,7 +2,7 @@
 # One job per parameter value: the wildcard {value} is repr(float(value)) of an
 # entry of the config list, so a changed value reruns one job.
 
-from memreg.regularization import SWEEP_PARAMS
+from memreg.closed_form.regularization import SWEEP_PARAMS
 
 REG = config["regularization"]
 SWEEPS = {kind: (param, REG[f"{kind}_{param}"]) for kind, param in SWEEP_PARAMS.items()}

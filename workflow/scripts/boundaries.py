@@ -2,10 +2,10 @@
 
 import torch
 
+from memreg.closed_form.dynamics import boundary_study
+from memreg.closed_form.process import make_process
 from memreg.data import square_boundary_starts
-from memreg.dynamics import boundary_study
 from memreg.io import load_arrays, save_arrays, save_table
-from memreg.process import make_process
 
 torch.set_num_threads(snakemake.threads)
 study, process = dict(snakemake.params.study), dict(snakemake.params.process)

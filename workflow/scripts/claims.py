@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from memreg.claims import Cited, Thresholds, claims_html, evaluate_claims
 from memreg.io import load_table, save_table
+from memreg.outputs.claims import Cited, Thresholds, claims_html, evaluate_claims
 
 p = snakemake.params
 tables = {name: load_table(path) for name, path in snakemake.input.items()}

@@ -2,9 +2,9 @@
 
 import torch
 
-from memreg.dynamics import convergence_study
+from memreg.closed_form.dynamics import convergence_study
+from memreg.closed_form.process import make_process
 from memreg.io import load_arrays, save_arrays, save_table
-from memreg.process import make_process
 
 torch.set_num_threads(snakemake.threads)
 study, process = dict(snakemake.params.study), dict(snakemake.params.process)

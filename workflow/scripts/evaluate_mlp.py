@@ -3,9 +3,9 @@
 import numpy as np
 import torch
 
+from memreg.closed_form.process import make_process
 from memreg.io import load_arrays, save_arrays, save_table
-from memreg.neural import evaluate_snapshots, load_group
-from memreg.process import make_process
+from memreg.mlp.evaluation import evaluate_snapshots, load_group
 
 torch.set_num_threads(snakemake.threads)
 p = snakemake.params

@@ -1,7 +1,7 @@
 """Snakemake adapter: figures B and C."""
 
-from memreg import plots
 from memreg.io import load_arrays
+from memreg.outputs import plots
 
 with plots.made_by(snakemake.rule, __file__, plots.dynamics, snakemake.params.config):
     plots.dynamics(

@@ -1,7 +1,7 @@
 """Snakemake adapter: figure H, |learned score| and |closed-form score| against t."""
 
-from memreg import plots
 from memreg.io import load_table
+from memreg.outputs import plots
 
 with plots.made_by(snakemake.rule, __file__, plots.nn_score_vs_time, snakemake.params.config):
     plots.nn_score_vs_time(load_table(snakemake.input[0]), snakemake.output[0])

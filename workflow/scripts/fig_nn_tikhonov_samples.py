@@ -1,7 +1,7 @@
 """Snakemake adapter: figure H, samples of the MLP scores per c (final iteration)."""
 
-from memreg import plots
 from memreg.io import load_arrays
+from memreg.outputs import plots
 
 arrays, n = load_arrays(snakemake.input[0])[0], snakemake.params.n_shown
 final = arrays["samples"][-1]  # (models, n, d) at the last snapshot

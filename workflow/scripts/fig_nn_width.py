@@ -1,7 +1,7 @@
 """Snakemake adapter: figure J, fraction matching against iterations and parameters per width."""
 
-from memreg import plots
 from memreg.io import load_table
+from memreg.outputs import plots
 
 with plots.made_by(snakemake.rule, __file__, plots.nn_width, snakemake.params.config):
     plots.nn_width(load_table(snakemake.input[0]), snakemake.output[0])

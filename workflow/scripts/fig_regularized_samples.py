@@ -1,7 +1,7 @@
 """Snakemake adapter: figures F/G, sample panels."""
 
-from memreg import plots
 from memreg.io import load_arrays
+from memreg.outputs import plots
 
 p, n = snakemake.params, snakemake.params.n_shown
 panels, train = [], None

@@ -1,8 +1,8 @@
 """Snakemake adapter: figure K, fraction memorized against steps per model size."""
 
-from memreg import plots
 from memreg.io import load_table
-from memreg.unet_scale import run_scale_note, table_scale_label
+from memreg.outputs import plots
+from memreg.unet.scale import run_scale_note, table_scale_label
 
 table = load_table(snakemake.input[0])
 with plots.made_by(snakemake.rule, __file__, plots.unet_memorization, snakemake.params.config):

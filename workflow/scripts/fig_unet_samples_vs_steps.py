@@ -1,8 +1,8 @@
 """Snakemake adapter: figure K, the fixed-noise sample grid of one U-Net against steps."""
 
-from memreg import plots
 from memreg.io import load_arrays
-from memreg.unet_scale import run_scale_note, scale_label
+from memreg.outputs import plots
+from memreg.unet.scale import run_scale_note, scale_label
 
 grids, meta = load_arrays(snakemake.input.grids)
 train = load_arrays(snakemake.input.images)[0]["images"]

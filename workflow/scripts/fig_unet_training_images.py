@@ -1,8 +1,8 @@
 """Snakemake adapter: figure K, the training images of every data set."""
 
-from memreg import plots
 from memreg.io import load_arrays
-from memreg.unet_scale import run_scale_note
+from memreg.outputs import plots
+from memreg.unet.scale import run_scale_note
 
 sets = {
     name: load_arrays(path)[0]["images"]

@@ -1,7 +1,7 @@
 """Snakemake adapter: figure E."""
 
-from memreg import plots
 from memreg.io import load_arrays, load_table
+from memreg.outputs import plots
 
 table = load_table(snakemake.input.table)
 cases = {}

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from memreg.io import load_table
-from memreg.paper import tables_tex, values_macros
+from memreg.outputs.paper import tables_tex, values_macros
 
 p = snakemake.params
 tables = {key: load_table(path) for key, path in snakemake.input.items()}

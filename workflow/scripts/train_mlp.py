@@ -8,11 +8,11 @@ import pandas as pd
 import torch
 
 from memreg import checkpoint
+from memreg.closed_form.process import make_process
 from memreg.io import load_arrays, save_table
-from memreg.mlp import Architecture, MLPGroup, ModelSpec
-from memreg.neural import save_group
-from memreg.process import make_process
-from memreg.training import TrainConfig, train
+from memreg.mlp.evaluation import save_group
+from memreg.mlp.model import Architecture, MLPGroup, ModelSpec
+from memreg.mlp.training import TrainConfig, train
 
 sys.stderr = open(snakemake.log[0], "a")  # progress bar and messages go to the log
 logging.basicConfig(stream=sys.stderr, level=logging.INFO)

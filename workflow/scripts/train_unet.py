@@ -10,9 +10,9 @@ import torch
 
 from memreg import checkpoint as ckpt
 from memreg.io import load_arrays, save_arrays, save_table
-from memreg.unet import UNetConfig
-from memreg.unet_scale import SlowOnCPU, check_cpu_budget
-from memreg.unet_training import EvalConfig, UNetTrainConfig, save_unet, train_unet
+from memreg.unet.network import UNetConfig
+from memreg.unet.scale import SlowOnCPU, check_cpu_budget
+from memreg.unet.training import EvalConfig, UNetTrainConfig, save_unet, train_unet
 
 sys.stderr = open(snakemake.log[0], "a")  # progress bar and messages go to the log
 logging.basicConfig(stream=sys.stderr, level=logging.INFO)

@@ -1,0 +1,2 @@
+"""The closed-form stack: forward processes, the empirical score, samplers, and the
+dynamics and regularization experiments built on them (families A-G)."""

@@ -1,0 +1,135 @@
+"""Learned scores (memreg.mlp.evaluation): sampling a group, score error, evaluation tables,
+saving and loading trained groups."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+
+from memreg.closed_form.process import make_process
+from memreg.closed_form.score import EmpiricalScore
+from memreg.data import authors_points
+from memreg.mlp.evaluation import (
+    LearnedScore,
+    evaluate_snapshots,
+    load_group,
+    sample_group,
+    save_group,
+    score_error,
+    score_norms,
+)
+from memreg.mlp.model import Architecture, MLPGroup, ModelSpec
+from memreg.mlp.training import TrainConfig, load_weights, train
+
+DATA = authors_points()
+VP = make_process("vp")
+
+
+@pytest.fixture(scope="module")
+def trained():
+    specs = [ModelSpec(seed=0), ModelSpec(seed=0, c=1e-1)]
+    cfg = TrainConfig(iterations=1200, log_every=100, save_every=100, snapshots=(20, 1200))
+    return train(MLPGroup(Architecture(width=64), specs), VP, DATA, cfg)
+
+
+def test_learned_score_stacks_the_models():
+    group = MLPGroup(
+        Architecture(width=16), [ModelSpec(seed=1), ModelSpec(seed=2, parameterization="singular")]
+    )
+    x = torch.randn(2 * 5, 2, dtype=torch.float64)
+    s = LearnedScore(group, VP)(x, 0.25)
+    assert s.shape == (10, 2) and s.dtype == torch.float64
+    t = torch.full((1, 5), 0.25)
+    sigma = VP.sigma(t)
+    one = group(x.float().reshape(2, 5, 2), t.expand(2, 5))
+    torch.testing.assert_close(s[:5].float(), one[0])
+    torch.testing.assert_close(s[5:].float(), one[1] / sigma[0][:, None])
+    # One time per row (how the adaptive sampler calls a score): model m's rows m B .. .
+    rows = torch.linspace(0.1, 0.9, 10, dtype=torch.float64)
+    got = LearnedScore(group, VP)(x, rows)
+    tt = rows.float().reshape(2, 5)
+    ref = group.score(x.float().reshape(2, 5, 2), tt, VP.sigma(tt)).reshape(10, 2)
+    torch.testing.assert_close(got.float(), ref)
+
+
+def test_sample_group_uses_the_same_starts_for_every_model():
+    group = MLPGroup(Architecture(width=16), [ModelSpec(seed=1), ModelSpec(seed=1)])
+    x = sample_group(group, VP, 20, seed=3, t_min=1e-3, n_steps=20)
+    assert x.shape == (2, 20, 2)
+    np.testing.assert_allclose(x[0], x[1], rtol=1e-6)  # identical networks, identical starts
+
+
+def test_score_error_falls_with_training(trained):
+    """The learned score approaches the closed-form score at moderate t (0.1 <= t <= 1)."""
+    errors_early = score_error(_at(trained, 20), VP, DATA, (0.1, 1.0), 300, seed=0)
+    errors_late = score_error(trained.group, VP, DATA, (0.1, 1.0), 300, seed=0)
+    assert np.all(errors_late < errors_early)
+    assert np.all(errors_late < 1.0)
+
+
+def _at(result, iteration):
+    group = copy.deepcopy(result.group)
+    load_weights(group, result.snapshots[iteration])
+    return group
+
+
+def test_evaluate_snapshots_table(trained):
+    table, samples = evaluate_snapshots(
+        trained.group,
+        trained.snapshots,
+        VP,
+        DATA,
+        50,
+        0,
+        1e-3,
+        20,
+        [1e-2, 5e-1],
+        100,
+        error_points=50,
+    )
+    assert len(table) == 2 * 2 * 2  # snapshots x models x deltas
+    assert set(samples) == {20, 1200} and samples[1200].shape == (2, 50, 2)
+    assert {
+        "c",
+        "parameterization",
+        "iteration",
+        "delta",
+        "fraction_matched",
+        "ci_low",
+        "ci_high",
+        "score_error",
+        "n_params",
+        "width",
+    } <= set(table.columns)
+    wide = table[table["delta"] == 5e-1]
+    narrow = table[table["delta"] == 1e-2]
+    assert np.all(wide["fraction_matched"].to_numpy() >= narrow["fraction_matched"].to_numpy())
+
+
+def test_score_norms_compares_with_the_closed_form(trained):
+    x_star = DATA[0] + 0.1
+    t = np.geomspace(1.0, 1e-4, 5)
+    table = score_norms(trained.group, VP, DATA, x_star, t)
+    exact = EmpiricalScore(DATA, process=VP)
+    assert len(table) == 2 * 5
+    for tk, rows in table.groupby("t"):
+        assert rows["closed_form_norm"].iloc[0] == pytest.approx(
+            float(torch.linalg.norm(exact(x_star[None], tk)))
+        )
+
+
+def test_save_and_load_group_round_trip(tmp_path, trained):
+    path = tmp_path / "model.pt"
+    save_group(path, trained)
+    group, snapshots, steps, losses = load_group(path, expect=Architecture(width=64))
+    for a, b in zip(group.parameters(), trained.group.parameters()):
+        assert torch.equal(a, b)
+    assert set(snapshots) == {20, 1200}
+    np.testing.assert_array_equal(losses, trained.losses)
+    with pytest.raises(
+        ValueError, match="different architecture: width: file has 64, expected 128"
+    ):
+        load_group(path, expect=Architecture(width=128))

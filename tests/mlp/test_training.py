@@ -1,0 +1,214 @@
+"""MLP groups and their training (memreg.mlp.model, memreg.mlp.training): batched = one at a time,
+exact resume after a kill, refusal of foreign checkpoints, a corrupt one set aside."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from memreg.checkpoint import CheckpointError
+from memreg.closed_form.process import make_process
+from memreg.data import authors_points
+from memreg.mlp.model import Architecture, MLPGroup, ModelSpec, dsm_loss, dsm_loss_and_grads
+from memreg.mlp.training import TrainConfig, train
+
+DATA = authors_points()
+VP = make_process("vp")
+SMALL = Architecture(width=32)
+
+
+def test_architecture_counts_parameters_and_refuses_bad_shapes():
+    arch = Architecture(dim=2, width=256, n_hidden=3, embedding_dim=8)
+    # Linear(10, 256) + 2 x Linear(256, 256) + Linear(256, 2), the paper's MLP
+    assert arch.n_params == (10 * 256 + 256) + 2 * (256 * 256 + 256) + (256 * 2 + 2)
+    with pytest.raises(ValueError, match="width must be >= 1"):
+        Architecture(width=0)
+    with pytest.raises(ValueError, match="embedding_dim must be even"):
+        Architecture(embedding_dim=7)
+    with pytest.raises(ValueError, match="unknown parameterization 'odd'"):
+        ModelSpec(seed=0, parameterization="odd")
+
+
+def test_group_member_equals_a_network_built_alone():
+    specs = [ModelSpec(seed=3), ModelSpec(seed=4, parameterization="singular"), ModelSpec(seed=5)]
+    group = MLPGroup(SMALL, specs)
+    alone = MLPGroup(SMALL, [specs[1]])
+    x, t = torch.randn(3, 7, 2), torch.rand(3, 7)
+    out = group(x, t)
+    torch.testing.assert_close(out[1:2], alone(x[1:2], t[1:2]), rtol=1e-5, atol=1e-6)
+    # the network is the paper's: [x, sin/cos(2 pi W t)] -> ReLU layers -> linear
+    w = [p[1] for p in group.weights]
+    b = [p[1] for p in group.biases]
+    angle = 2 * np.pi * t[1][:, None] * group.freqs[1][None]
+    h = torch.cat([x[1], torch.sin(angle), torch.cos(angle)], dim=1)
+    for k in range(3):
+        h = torch.relu(h @ w[k] + b[k])
+    torch.testing.assert_close(out[1], h @ w[3] + b[3], rtol=1e-5, atol=1e-6)
+
+
+def test_dsm_loss_of_each_parameterization():
+    group = MLPGroup(
+        SMALL,
+        [
+            ModelSpec(seed=0),
+            ModelSpec(seed=0, parameterization="singular"),
+            ModelSpec(seed=0, c=0.5),
+        ],
+    )
+    x0 = torch.as_tensor(DATA, dtype=torch.float32)
+    t = torch.full((3, len(DATA)), 0.3)
+    eps = torch.randn(3, len(DATA), 2)
+    loss = dsm_loss(group, VP, x0, t, eps)
+    sigma, alpha = VP.sigma(t[0]), VP.alpha(t[0])
+    xt = alpha[:, None] * x0 + sigma[:, None] * eps
+    out = group(xt, t)
+    expected = [
+        ((sigma[:, None] * out[0] + eps[0]) ** 2).mean(),
+        ((out[1] + eps[1]) ** 2).mean(),
+        ((sigma[:, None] * out[2] + eps[2]) ** 2).mean() + 0.5 * (out[2] ** 2).mean(),
+    ]
+    torch.testing.assert_close(loss, torch.stack(expected), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("t_low", [1e-5, 0.3])
+def test_hand_written_gradients_equal_autograd(t_low):
+    specs = [
+        ModelSpec(seed=0),
+        ModelSpec(seed=1, parameterization="singular"),
+        ModelSpec(seed=2, c=0.1),
+        ModelSpec(seed=3, parameterization="singular", c=1e-2),
+    ]
+    group = MLPGroup(SMALL, specs)
+    gen = torch.Generator().manual_seed(5)
+    x0 = torch.as_tensor(DATA, dtype=torch.float32)
+    t = t_low + (1 - t_low) * torch.rand(len(specs), len(DATA), generator=gen)
+    eps = torch.randn(len(specs), len(DATA), 2, generator=gen)
+    params = list(group.weights) + list(group.biases)
+    reference = dsm_loss(group, VP, x0, t, eps)
+    reference.sum().backward()
+    grads = [torch.full_like(p, float("nan")) for p in params]  # every entry must be written
+    loss = dsm_loss_and_grads(group, VP, x0, t, eps, grads)
+    torch.testing.assert_close(loss, reference.detach(), rtol=1e-5, atol=1e-6)
+    for p, g in zip(params, grads):
+        scale = p.grad.abs().max()
+        torch.testing.assert_close(g / scale, p.grad / scale, rtol=0, atol=1e-5)
+
+
+def test_batched_training_equals_one_at_a_time():
+    specs = [
+        ModelSpec(seed=1, c=0.0),
+        ModelSpec(seed=2, c=1e-2),
+        ModelSpec(seed=3, parameterization="singular"),
+    ]
+    cfg = TrainConfig(iterations=60, log_every=20, save_every=20, snapshots=(30, 60))
+    together = train(MLPGroup(SMALL, specs), VP, DATA, cfg)
+    for m, spec in enumerate(specs):
+        alone = train(MLPGroup(SMALL, [spec]), VP, DATA, cfg)
+        for p_all, p_one in zip(together.group.parameters(), alone.group.parameters()):
+            torch.testing.assert_close(p_all[m : m + 1], p_one, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(together.losses[:, m], alone.losses[:, 0], rtol=1e-4)
+        for k in (30, 60):
+            for a, b in zip(together.snapshots[k], alone.snapshots[k]):
+                torch.testing.assert_close(a[m : m + 1], b, rtol=1e-4, atol=1e-5)
+
+
+def test_training_reduces_the_loss():
+    cfg = TrainConfig(iterations=800, log_every=100, save_every=100)
+    result = train(MLPGroup(SMALL, [ModelSpec(seed=0)]), VP, DATA, cfg)
+    assert result.losses[-3:].mean() < 0.9 * result.losses[:2].mean()
+
+
+def test_config_refuses_bad_values():
+    with pytest.raises(ValueError, match="learning rate must be > 0"):
+        TrainConfig(iterations=10, lr=-1e-3)
+    with pytest.raises(ValueError, match=r"snapshots \[20\] lie outside 1..iterations = 10"):
+        TrainConfig(iterations=10, snapshots=(5, 20))
+    with pytest.raises(ValueError, match="multiple of log_every"):
+        TrainConfig(iterations=10, save_every=15, log_every=10)
+
+
+def _resume_script(state: Path, iterations: int) -> str:
+    return textwrap.dedent(f"""
+        import torch
+        from memreg.data import authors_points
+        from memreg.mlp.model import Architecture, MLPGroup, ModelSpec
+        from memreg.closed_form.process import make_process
+        from memreg.mlp.training import TrainConfig, train
+        torch.set_num_threads(1)
+        group = MLPGroup(Architecture(width=32), [ModelSpec(seed=7), ModelSpec(seed=8, c=1e-3)])
+        cfg = TrainConfig(iterations={iterations}, log_every=10, save_every=50, snapshots=(100,))
+        train(group, make_process("vp"), authors_points(), cfg, state_path={str(state)!r})
+    """)
+
+
+def load_state(path: Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def test_killed_training_resumes_to_identical_weights(tmp_path):
+    iterations = 5000
+    state = tmp_path / "state.pt"
+    proc = subprocess.Popen([sys.executable, "-c", _resume_script(state, iterations)])
+    deadline = time.time() + 120
+    while time.time() < deadline:  # kill it (SIGKILL) once a checkpoint past step 100 exists
+        if state.exists() and load_state(state)["step"] >= 150:
+            break
+        assert proc.poll() is None, "the training finished before it could be killed"
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed_at = load_state(state)["step"]
+    assert 150 <= killed_at < iterations
+    group = MLPGroup(Architecture(width=32), [ModelSpec(seed=7), ModelSpec(seed=8, c=1e-3)])
+    cfg = TrainConfig(iterations=iterations, log_every=10, save_every=50, snapshots=(100,))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as in the killed process: the same reductions, bit for bit
+    try:
+        resumed = train(group, VP, DATA, cfg, state_path=state)
+        fresh = train(
+            MLPGroup(Architecture(width=32), [ModelSpec(seed=7), ModelSpec(seed=8, c=1e-3)]),
+            VP,
+            DATA,
+            cfg,
+        )
+    finally:
+        torch.set_num_threads(threads)
+    for a, b in zip(resumed.group.parameters(), fresh.group.parameters()):
+        assert torch.equal(a, b)
+    np.testing.assert_array_equal(resumed.losses, fresh.losses)
+    for a, b in zip(resumed.snapshots[100], fresh.snapshots[100]):
+        assert torch.equal(a, b)
+
+
+def test_foreign_checkpoint_is_refused_and_a_corrupt_one_set_aside(tmp_path, caplog):
+    state = tmp_path / "state.pt"
+    cfg = TrainConfig(iterations=20, log_every=10, save_every=10)
+    whole = train(MLPGroup(SMALL, [ModelSpec(seed=0)]), VP, DATA, cfg, state_path=state)
+    assert load_state(tmp_path / "state.pt.prev")["step"] == 10
+    with pytest.raises(
+        CheckpointError, match=r"architecture\.width: checkpoint has 32, this run has 16"
+    ):
+        train(
+            MLPGroup(Architecture(width=16), [ModelSpec(seed=0)]), VP, DATA, cfg, state_path=state
+        )
+    good = state.read_bytes()
+    state.write_bytes(good[: len(good) // 2])  # a truncated file
+    with caplog.at_level(logging.INFO, logger="memreg.checkpoint"):
+        resumed = train(MLPGroup(SMALL, [ModelSpec(seed=0)]), VP, DATA, cfg, state_path=state)
+    assert f"resuming from {state}.prev at step 10" in caplog.text
+    # set aside for inspection, not overwritten; the run went on from the previous state
+    assert (tmp_path / "state.pt.corrupt").read_bytes() == good[: len(good) // 2]
+    assert load_state(state)["step"] == 20
+    for a, b in zip(resumed.group.parameters(), whole.group.parameters()):
+        assert torch.equal(a, b)
+    np.testing.assert_array_equal(resumed.losses, whole.losses)

@@ -1,0 +1,346 @@
+"""The manuscript's generated parts (memreg.outputs.paper) and paper/main.tex itself.
+
+The figure check compares the ``\\includegraphics`` names of paper/main.tex with the
+figure registry of the workflow (common.smk's REGISTRY, which `rule all` builds): a
+dry run of `all` in an empty directory lists every registered figure as an output
+``figures/<name>.pdf``, whatever file registered it, in a few seconds.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from memreg.outputs import paper
+
+REPO = Path(__file__).resolve().parents[2]
+MAIN_TEX = REPO / "paper" / "main.tex"
+SNAKEMAKE = shutil.which("snakemake") or str(Path(sys.executable).parent / "snakemake")
+VALUE_PREFIXES = ("Rate", "Conv", "Boundary", "Tikhonov", "Consistency", "NN", "Early",
+                  "Width", "Unet", "Claims", "Gu")  # fmt: skip
+TOL, DELTA = 1e-6, 0.1  # config boundaries.tol and paper.nn_delta
+
+
+def tex_source() -> str:
+    """main.tex without comments."""
+    return re.sub(r"(?<!\\)%.*", "", MAIN_TEX.read_text())
+
+
+def included_figures() -> list[str]:
+    return re.findall(r"\\includegraphics(?:\[[^\]]*\])?\{figures/([^}]+)\}", tex_source())
+
+
+# ----------------------------------------------------------------------------- latex_table
+
+
+def test_latex_table_escapes_text_and_formats_numbers():
+    df = pd.DataFrame(
+        {"name": ["ve_talk", "50% & more", "a#b{c}~^\\"], "x": [1.0, 0.5, 1e-5], "n": [1, 2, 3]}
+    )
+    tex = paper.latex_table(df, ["name", "x", "n"], formats={"x": ".2f"})
+    lines = tex.splitlines()
+    assert lines[0] == r"\begin{tabular}{lrr}"
+    assert lines[1] == r"\toprule" and lines[3] == r"\midrule"
+    assert lines[2] == r"name & x & n \\"
+    assert lines[4] == r"ve\_talk & 1.00 & 1 \\"
+    assert lines[5] == r"50\% \& more & 0.50 & 2 \\"
+    assert lines[6] == (
+        r"a\#b\{c\}\textasciitilde{}\textasciicircum{}\textbackslash{} & 0.00 & 3 \\"
+    )
+    assert lines[-2:] == [r"\bottomrule", r"\end{tabular}"]
+    assert r"\begin{table}" not in tex
+
+
+def test_latex_table_headers_callables_caption_and_errors():
+    df = pd.DataFrame({"c": [1e-3, 0.0], "holds": [True, False]})
+    tex = paper.latex_table(
+        df, ["c", "holds"], ["$c$", "holds"], {"c": paper.sci, "holds": paper.yes_no},
+        caption="A \\emph{caption}", label="tab:x", colspec="rl",
+    )  # fmt: skip
+    assert tex.startswith("\\begin{table}[htbp]\n\\centering\n\\caption{A \\emph{caption}}")
+    assert "\\label{tab:x}" in tex and "\\begin{tabular}{rl}" in tex
+    assert r"$c$ & holds \\" in tex
+    assert r"$10^{-3}$ & yes \\" in tex and r"$0$ & \textbf{no} \\" in tex
+    with pytest.raises(KeyError, match="missing"):
+        paper.latex_table(df, ["missing"])
+    with pytest.raises(ValueError, match="headers"):
+        paper.latex_table(df, ["c"], ["a", "b"])
+
+
+@pytest.mark.parametrize(
+    "x, expected",
+    [
+        (0.0, "$0$"),
+        (1e-5, "$10^{-5}$"),
+        (3.1622776601683794e-4, r"$3.2\times10^{-4}$"),
+        (9.99e-5, "$10^{-4}$"),
+        (0.1, "$0.1$"),
+        (10.0, "$10$"),
+        (2.5e4, r"$2.5\times10^{4}$"),
+        (float("inf"), r"$\infty$"),
+    ],
+)
+def test_sci(x, expected):
+    assert paper.sci(x) == expected
+
+
+def test_plain_math_and_macro_names():
+    assert paper.plain_math("|r - 1| <= 0.05 -> a_b ~ c") == (
+        r"|r - 1| $\leq$ 0.05 $\to$ a\_b $\sim$ c"
+    )
+    assert paper.macro_name("rate", "ve_talk") == "RateVeTalk"
+    assert paper.macro_name("early", "nonsingular", "first") == "EarlyNonsingularFirst"
+    with pytest.raises(ValueError, match="letters only"):
+        paper.macro_name("width", "16")
+
+
+# ----------------------------------------------------------------------------- values
+
+
+def synthetic_tables(rng: np.random.Generator) -> dict[str, pd.DataFrame]:
+    """Small tables with the workflow's columns, rows in shuffled order."""
+
+    def shuffled(df: pd.DataFrame) -> pd.DataFrame:
+        return df.sample(frac=1.0, random_state=int(rng.integers(1000))).reset_index(drop=True)
+
+    conv = pd.DataFrame(
+        {
+            "process": ["ve_talk"] * 3 + ["vp"] * 3,
+            "trajectory": [0, 1, 2] * 2,
+            "rate": [0.9, 1.0, 5.0, 1.1, 1.2, 1.3],
+            "limit_class": ["training_point"] * 2 + ["interior"] + ["training_point"] * 3,
+            "limit_index": [0, 1, -1, 0, 1, 2],
+            "final_distance": [1e-7] * 6,
+            "fit_s_min": [6.0] * 6,
+            "fit_s_max": [12.0] * 6,
+        }
+    )
+    bnd = pd.DataFrame(
+        {
+            "dataset": ["two_points"] * 4,
+            "start_x": [0.0, 1.0, 2.0, 0.0],
+            "start_y": [1.0, 1.0, 1.0, -1.0],
+            "start_on_face": [True, False, False, True],
+            "distance_to_predicted": [1e-12, 1e-12, 0.5, 1e-3],
+        }
+    )
+
+    def sweep(param: str, values: list[float], fracs: list[float]) -> pd.DataFrame:
+        return shuffled(
+            pd.DataFrame(
+                {
+                    "process": "ve",
+                    param: values,
+                    "n_samples": 200,
+                    "delta": 0.01,
+                    "fraction_matched": fracs,
+                    "ci_low": np.array(fracs) - 0.01,
+                    "ci_high": np.array(fracs) + 0.01,
+                    "fraction_ratio_criterion": fracs,
+                    "median_nearest_distance": 0.1,
+                }
+            )
+        )
+
+    tik = sweep("c", [1e-1, 1e-3, 1e-5], [0.0, 0.5, 0.98]).assign(
+        median_distance_over_sqrt_c=1.0, predicted_median_distance_over_sqrt_c=1.1
+    )
+    con = sweep("tau", [1e-2, 10.0], [0.9, 0.1])
+
+    def neural(key: str, values: list, iterations: list[int]) -> pd.DataFrame:
+        rows = []
+        for m, v in enumerate(values):
+            for it in iterations:
+                for d in (0.01, 0.1, 0.5):
+                    width = v if key == "width" else 64
+                    rows.append(
+                        {
+                            "model": m,
+                            "seed": 10,
+                            "parameterization": v if key == "parameterization" else "nonsingular",
+                            "c": v if key == "c" else 0.0,
+                            "width": width,
+                            "n_params": width * 10,
+                            "iteration": it,
+                            "score_error": 0.5,
+                            "n_samples": 200,
+                            "delta": d,
+                            "fraction_matched": round(m * 0.1 + it / 1e4 + d, 6),
+                            "ci_low": 0.0,
+                            "ci_high": 1.0,
+                        }
+                    )
+        return shuffled(pd.DataFrame(rows))
+
+    unet = shuffled(
+        pd.DataFrame(
+            {
+                "dataset": ["n2"] * 4 + ["n8"] * 2,
+                "n_train": [2] * 4 + [8] * 2,
+                "model_channels": [4, 4, 8, 8, 4, 8],
+                "n_params": [57017, 57017, 222705, 222705, 57017, 222705],
+                "resolution": 32,
+                "step": [100, 200, 100, 200, 200, 200],
+                "fraction_memorized": [0.0, 0.25, 0.5, 1.0, 0.3, 0.4],
+                "ci_low": 0.0,
+                "ci_high": 1.0,
+                "mean_nearest_distance": 0.2,
+            }
+        )
+    )
+    # the data set with the fewest images is the one cited, wherever it is in the table
+    unet = pd.concat([unet[unet["dataset"] == "n8"], unet[unet["dataset"] == "n2"]])
+    claims = pd.DataFrame(
+        {
+            "id": ["a", "b", "c"],
+            "family": ["D", "E", "K"],
+            "claim": ["x_1 <= 2", "50% ok", "y"],
+            "quantity": ["q"] * 3,
+            "criterion": ["|r - 1| <= 0.05", "a -> b", "c"],
+            "value": ["1", "2", "3"],
+            "holds": [True, False, True],
+        }
+    )
+    return {
+        "convergence": shuffled(conv),
+        "boundaries": shuffled(bnd),
+        "tikhonov": tik,
+        "consistency": con,
+        "nn_tikhonov": neural("c", [0.0, 1e-2, 1e-1], [300, 600]),
+        "early_stopping": neural("parameterization", ["nonsingular", "singular"], [200, 400]),
+        "width": neural("width", [16, 64], [200, 400]),
+        "unet": unet,
+        "claims": claims,
+    }
+
+
+@pytest.fixture
+def tables() -> dict[str, pd.DataFrame]:
+    return synthetic_tables(np.random.default_rng(0))
+
+
+def test_values_pick_by_min_and_max_of_the_sweeps(tables):
+    v = paper.values_dict(tables, boundary_tol=1e-6, delta=0.1)
+    # D: medians over the trajectories that reach a training point only
+    assert v["RateVeTalk"] == "0.950" and v["RateVp"] == "1.200"
+    assert "RateVe" not in v  # processes come from the table, not from a fixed list
+    assert (v["ConvTrajectories"], v["ConvReached"], v["ConvPerProcess"]) == ("6", "5", "3")
+    # E: two starts on faces, one of them within tol of its prediction
+    assert v["BoundaryFaceStarts"] == "2" and v["BoundaryFaceAtPredicted"] == "1"
+    assert v["BoundaryOffFaceStarts"] == "2" and v["BoundaryOffFaceAtPredicted"] == "1"
+    assert v["BoundaryStarts"] == "4"
+    # F, G: by the smallest and largest parameter, whatever the row order
+    assert v["TikhonovCMin"] == r"\ensuremath{10^{-5}}" and v["TikhonovFracCMin"] == "0.980"
+    assert v["TikhonovCMax"] == r"\ensuremath{0.1}" and v["TikhonovFracCMax"] == "0.000"
+    assert v["TikhonovCount"] == "3" and v["TikhonovSamples"] == "200"
+    assert v["ConsistencyFracTauMin"] == "0.900" and v["ConsistencyFracTauMax"] == "0.100"
+    # H: last iteration, delta 0.1; c = 0 (model 0) against the largest c (model 2)
+    assert v["NNIterations"] == "600" and v["NNDelta"] == r"\ensuremath{0.1}"
+    assert v["NNFracCMin"] == "0.160" and v["NNFracCMax"] == "0.360"
+    # I: first and last snapshot per parameterization
+    assert v["EarlyFirstIter"] == "200" and v["EarlyLastIter"] == "400"
+    assert v["EarlyNonsingularFirst"] == "0.120" and v["EarlyNonsingularLast"] == "0.140"
+    assert v["EarlySingularFirst"] == "0.220" and v["EarlySingularLast"] == "0.240"
+    # J: smallest and largest width at the final iteration
+    assert (v["WidthMin"], v["WidthMax"]) == ("16", "64")
+    assert (v["WidthFracMin"], v["WidthFracMax"]) == ("0.140", "0.240")
+    # K: the first data set, final step per model size, by increasing size
+    assert v["UnetDataset"] == "n2" and v["UnetSteps"] == "200" and v["UnetSizes"] == "2"
+    assert (v["UnetFinalMin"], v["UnetFinalMax"]) == ("0.250", "1.000")
+    assert v["UnetFinalList"] == ("0.250 (57{,}017 parameters), 1.000 (222{,}705 parameters)")
+    # the run's scale reaches the manuscript, from the table (not from the config)
+    assert v["UnetScale"] == "32x32, 200 steps, model\\_channels 4-8"
+    assert v["UnetResolution"] == "32" and "preset=paper" in v["UnetPaperScaleHint"]
+    assert (v["ClaimsTotal"], v["ClaimsHolding"]) == ("3", "2")
+    assert v["GuRatio"] == "1/3"
+
+
+def test_values_macros_are_newcommands_with_letter_names(tables):
+    text = paper.values_macros(tables, TOL, DELTA)
+    lines = [line for line in text.splitlines() if not line.startswith("%")]
+    names = [re.fullmatch(r"\\newcommand\{\\([A-Za-z]+)\}\{.*\}", line).group(1) for line in lines]
+    assert names == sorted(paper.values_dict(tables, TOL, DELTA))
+
+
+def test_values_macros_refuses_missing_or_empty_tables(tables):
+    with pytest.raises(KeyError, match="claims"):
+        paper.values_macros({k: t for k, t in tables.items() if k != "claims"}, TOL, DELTA)
+    with pytest.raises(ValueError, match="empty"):
+        paper.values_macros({**tables, "tikhonov": tables["tikhonov"].iloc[:0]}, TOL, DELTA)
+
+
+def test_tables_tex_makes_every_table(tables):
+    texts = paper.tables_tex(tables, TOL)
+    assert list(texts) == paper.TABLE_NAMES
+    for text in texts.values():
+        assert text.startswith("\\begin{tabular}") and "\\bottomrule" in text
+    assert r"\texttt{ve\_talk}" in texts["convergence"]
+    assert r"$\delta=0.1$" in texts["nn_tikhonov"]
+    assert r"x\_1 $\leq$ 2" in texts["claims"] and r"50\% ok" in texts["claims"]
+
+
+# ----------------------------------------------------------------------------- main.tex
+
+
+def test_main_tex_cites_only_generated_values_and_tables(tables):
+    src = tex_source()
+    used = {m for m in re.findall(r"\\([A-Za-z]+)", src) if m.startswith(VALUE_PREFIXES)}
+    defined = set(paper.values_dict(tables, TOL, DELTA)) | {"RateVe"}  # RateVe: the ve process
+    assert used <= defined, f"main.tex uses undefined value macros {used - defined}"
+    inputs = re.findall(r"\\input\{\.\./generated/tables/([^}]+)\}", src)
+    assert sorted(inputs) == sorted(paper.TABLE_NAMES)
+    for section in ("Setting", "What this reproduction confirms"):
+        assert f"\\section{{{section}}}" in src
+    assert "\\input{../generated/values}" in src
+
+
+def test_main_tex_includes_every_registered_figure(tmp_path):
+    """The \\includegraphics names equal the registry: the figures/<name>.pdf outputs
+    of a dry run of `rule all` (smoke preset, empty working directory)."""
+    cmd = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "-n", "--cores", "1",
+           "all", "--config", "preset=smoke"]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    registered = set(re.findall(r"figures/([A-Za-z0-9_]+)\.pdf", proc.stdout + proc.stderr))
+    assert registered, "the dry run listed no figures"
+    names = included_figures()
+    assert len(names) == len(set(names)), "a figure is included twice"
+    assert set(names) == registered
+
+
+@pytest.mark.skipif(shutil.which("latexmk") is None, reason="latexmk (TeX Live) not installed")
+def test_main_tex_compiles_with_generated_parts(tables, tmp_path):
+    """main.tex compiles, as rule `paper` runs it, on synthetic tables and blank figures."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    (tmp_path / "figures").mkdir()
+    for name in included_figures():
+        fig = plt.figure(figsize=(2, 1))
+        fig.savefig(tmp_path / "figures" / f"{name}.pdf")
+        plt.close(fig)
+    gen = tmp_path / "paper" / "generated"
+    (gen / "tables").mkdir(parents=True)
+    values = paper.values_macros(tables, TOL, DELTA) + "\\newcommand{\\RateVe}{1.000}\n"
+    (gen / "values.tex").write_text(values)
+    for name, text in paper.tables_tex(tables, TOL).items():
+        (gen / "tables" / f"{name}.tex").write_text(text)
+    build = tmp_path / "paper" / "build"
+    build.mkdir()
+    for src in ("main.tex", "refs.bib"):
+        shutil.copyfile(REPO / "paper" / src, build / src)
+    cmd = ["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "main.tex"]
+    proc = subprocess.run(cmd, cwd=build, capture_output=True, text=True, timeout=300)
+    log = (build / "main.log").read_text(errors="replace") if (build / "main.log").exists() else ""
+    assert proc.returncode == 0, log[-3000:]
+    assert (build / "main.pdf").stat().st_size > 10_000
+    assert "undefined" not in re.sub(r"\s+", " ", log).lower().replace("undefined on input", "X")
