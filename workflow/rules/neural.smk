@@ -23,6 +23,7 @@ rule train_mlp:
     wildcard_constraints:
         study="|".join(NN_STUDIES),
     threads: 1
+    priority: lambda w: nn_runtime(w.study)  # longest first, as train_unet (LPT)
     conda:
         CONDA_ENV,
     resources:

@@ -17,7 +17,7 @@ rule unet_images:
         dataset="|".join(UN["datasets"]),
     log:
         "logs/unet_images/{dataset}.log",
-    priority: 100  # first: every U-Net training waits for it
+    priority: 1000  # first: every U-Net training waits for it
     conda:
         CONDA_ENV,
     resources:
@@ -49,7 +49,9 @@ rule train_unet:
         dataset="|".join(UN["datasets"]),
         channels="|".join(str(c) for c in UNET_SIZES),
     threads: UN["threads"]
-    priority: lambda w: int(w.channels)  # the longest trainings start first, so they end together
+    # Longest first across families (train_mlp alike): the estimated minutes, so that two
+    # cores end together instead of one finishing a long job alone.
+    priority: lambda w: unet_runtime(w.channels)
     conda:
         CONDA_ENV,
     resources:
