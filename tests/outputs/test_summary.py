@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from test_paper import synthetic_tables
 
 from memreg import metrics
 from memreg.outputs import claims, paper, plots, summary
+from tests.outputs.tables import synthetic_tables
 
 REPO = Path(__file__).resolve().parents[2]
 SNAKEMAKE = shutil.which("snakemake") or str(Path(sys.executable).parent / "snakemake")
