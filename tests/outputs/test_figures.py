@@ -20,6 +20,7 @@ import pytest
 import yaml
 from PIL import Image
 
+from memreg.metrics import GU_RATIO, ratio_text
 from memreg.outputs import plots
 
 REPO = Path(__file__).resolve().parents[2]
@@ -133,7 +134,7 @@ def test_every_caption_renders_from_params_and_config_without_wildcards():
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     env = jinja2.Environment(undefined=jinja2.StrictUndefined)
     for kind, process in (("tikhonov", "ve"), ("consistency", "vp")):
-        params = types.SimpleNamespace(kind=kind, process=process)
+        params = types.SimpleNamespace(kind=kind, process=process, gu_ratio=ratio_text(GU_RATIO))
         job = types.SimpleNamespace(config=config, params=params, wildcards=types.SimpleNamespace())
         for caption in sorted((REPO / "workflow" / "report").glob("*.rst")):
             if caption.stem != "workflow":
