@@ -40,6 +40,7 @@ from measure import best_of
 from scipy.integrate import solve_ivp
 
 from memreg.closed_form.process import make_process
+from memreg.closed_form.reference import empirical_denoiser, reference_in_s
 from memreg.closed_form.sampling import initial_noise, lambda_integral, sample_ode, time_grid
 from memreg.closed_form.score import EmpiricalScore
 from memreg.data import authors_points
@@ -55,15 +56,6 @@ SPEEDUP_NUMPY = 20.0
 PERCENTILES = (50.0, 99.0, 99.9)
 
 
-def np_denoiser(x, train, alpha, sigma2):
-    """D = sum_n w_n x_n, w = softmax(-|x - alpha x_n|^2 / (2 sigma^2)), rows of x (float64,
-    the weights shifted by the row maximum: the log-sum-exp trick)."""
-    diff = x[:, None, :] - alpha * train[None]
-    logits = -np.sum(diff * diff, axis=-1) / (2.0 * sigma2)
-    p = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return (p @ train) / p.sum(axis=1, keepdims=True)
-
-
 def rk45(x0, train, proc, c, rtol=1e-5, method="RK45"):
     """solve_ivp on dx/dt = f x - (g2/2) (alpha D - x) / (sigma^2 + c), flattened: (x, evals)."""
     n, d = x0.shape
@@ -71,31 +63,12 @@ def rk45(x0, train, proc, c, rtol=1e-5, method="RK45"):
     def rhs(t, flat):
         x = flat.reshape(n, d)
         a, s2 = float(proc.alpha(t)), float(proc.sigma2(t))
-        score = (a * np_denoiser(x, train, a, s2) - x) / (s2 + c)
+        score = (a * empirical_denoiser(x, train, a, s2) - x) / (s2 + c)
         return (float(proc.f(t)) * x - 0.5 * float(proc.g2(t)) * score).ravel()
 
     sol = solve_ivp(rhs, (proc.T, T_MIN), x0.ravel(), method=method, rtol=rtol, atol=rtol)
     assert sol.success, sol.message
     return sol.y[:, -1].reshape(n, d), sol.nfev
-
-
-def reference_in_s(x0, train, proc, c, tol=1e-13):
-    """DOP853 on y = x / alpha in s = -log sigma_hat: dy/ds = -lambda(s) (y - D)."""
-    n, d = x0.shape
-    s0, s1 = float(proc.s_of_t(proc.T)), float(proc.s_of_t(T_MIN))
-
-    def rhs(s, flat):
-        y = flat.reshape(n, d)
-        t = min(max(float(proc.t_of_s(s)), T_MIN), proc.T)
-        a, s2 = float(proc.alpha(t)), float(proc.sigma2(t))
-        sh2 = np.exp(-2.0 * s)
-        lam = sh2 / (sh2 + c / a**2)
-        return (-lam * (y - np_denoiser(a * y, train, a, s2))).ravel()
-
-    y0 = x0 / float(proc.alpha(proc.T))
-    sol = solve_ivp(rhs, (s0, s1), y0.ravel(), method="DOP853", rtol=tol, atol=tol)
-    assert sol.success, sol.message
-    return float(proc.alpha(T_MIN)) * sol.y[:, -1].reshape(n, d)
 
 
 def numpy_loop(x0, train, proc, c, t):
@@ -105,9 +78,9 @@ def numpy_loop(x0, train, proc, c, t):
     for k in range(len(t) - 1):
         lam = lambda_integral(proc, c, float(s[k]), float(s[k + 1]))
         y = x / alpha[k]
-        d0 = np_denoiser(x, train, alpha[k], sigma2[k])
+        d0 = empirical_denoiser(x, train, alpha[k], sigma2[k])
         y1 = d0 + (y - d0) * np.exp(-lam)
-        d1 = np_denoiser(alpha[k + 1] * y1, train, alpha[k + 1], sigma2[k + 1])
+        d1 = empirical_denoiser(alpha[k + 1] * y1, train, alpha[k + 1], sigma2[k + 1])
         x = alpha[k + 1] * (y1 + (d1 - d0) * (1.0 + np.expm1(-lam) / lam))
     return x
 
@@ -159,7 +132,7 @@ def main(argv=None) -> int:
     ok = True
     for c in C_VALUES:
         score = EmpiricalScore(train, c=c, process=proc)
-        ref = reference_in_s(x0, train, proc, c)
+        ref = reference_in_s(x0, train, proc, c, t_min=T_MIN, tol=1e-13)
         ref_t, _ = rk45(x0, train, proc, c, rtol=1e-11, method="DOP853")
         rows = {}
         (x, nfev), secs, _ = best_of(lambda c=c: rk45(x0, train, proc, c), args.repeats)

@@ -13,6 +13,7 @@ from scipy.special import logsumexp
 
 from memreg.closed_form import sampling
 from memreg.closed_form.process import make_process
+from memreg.closed_form.reference import reference_in_s as dop853_in_s
 from memreg.closed_form.sampling import (
     Trajectory,
     initial_noise,
@@ -301,26 +302,9 @@ def test_regularized_samples_do_not_all_collapse():
 
 
 def reference_in_s(proc, x0, c, t_min=1e-6, tol=1e-12):
-    """DOP853 on y = x / alpha in s = -log sigma_hat, dy/ds = -lambda (y - D), flattened:
-    an independent fine reference (no exponential integrator, no per-sample steps)."""
-    n, d = x0.shape
-    s0, s1 = float(proc.s_of_t(proc.T)), float(proc.s_of_t(t_min))
-
-    def rhs(s, flat):
-        y = flat.reshape(n, d)
-        t = min(max(float(proc.t_of_s(s)), t_min), proc.T)
-        a, s2 = float(proc.alpha(t)), float(proc.sigma2(t))
-        diff = a * y[:, None, :] - a * TRAIN[None]
-        logits = -np.sum(diff * diff, axis=-1) / (2.0 * s2)
-        w = np.exp(logits - logsumexp(logits, axis=1, keepdims=True))
-        sh2 = np.exp(-2.0 * s)
-        return (-sh2 / (sh2 + c / a**2) * (y - w @ TRAIN)).ravel()
-
-    sol = solve_ivp(
-        rhs, (s0, s1), (x0 / float(proc.alpha(proc.T))).ravel(), method="DOP853", rtol=tol, atol=tol
-    )
-    assert sol.success, sol.message
-    return float(proc.alpha(t_min)) * sol.y[:, -1].reshape(n, d)
+    """DOP853 on the flattened batch in s (memreg.closed_form.reference): an independent
+    fine reference (no exponential integrator, no per-sample steps, numpy denoiser)."""
+    return dop853_in_s(x0, TRAIN, proc, c, t_min=t_min, tol=tol)
 
 
 @pytest.mark.parametrize(
