@@ -342,7 +342,7 @@ DP_A = (
 DP_E = (71 / 57600, 0.0, -71 / 16695, 71 / 1920, -17253 / 339200, 22 / 525, -1 / 40)
 
 
-def _lock_margin(score: Score, proc: Process):
+def _lock_margin(score: Score):
     """For an EmpiricalScore with tau = 0 in the "direct" form, the K of the lock test
     (K = 40 + log N); None for any other score (no test: it is integrated to the end)."""
     if not isinstance(score, EmpiricalScore) or score.tau != 0.0 or score.form != "direct":
@@ -362,7 +362,7 @@ def _adaptive_rk(score, proc, x, t_max, t_min, rtol, atol) -> np.ndarray:
     like = dict(dtype=x.dtype, device=x.device)
     s_end = float(proc.s_of_t(t_min))
     alpha_end = float(proc.alpha(t_min))
-    lock_k = _lock_margin(score, proc)
+    lock_k = _lock_margin(score)
     n = x.shape[0]
     out = torch.empty_like(x)
     idx = torch.arange(n, device=x.device)
