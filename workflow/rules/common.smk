@@ -203,7 +203,7 @@ def unet_runtime(model_channels):
     from memreg.unet.scale import cpu_hours
 
     UN = config["unet"]
-    train = UNetTrainConfig(**UN["train"], evaluation=EvalConfig(**UN["evaluation"]))
+    train = UNetTrainConfig.from_config(UN["train"], UN["evaluation"])
     hours = cpu_hours(int(model_channels), UN["resolution"], train)
     return int(10 + 2 * 60 * hours)
 

@@ -12,14 +12,14 @@ from memreg import checkpoint as ckpt
 from memreg.io import load_arrays, save_arrays, save_table
 from memreg.unet.network import UNetConfig
 from memreg.unet.scale import SlowOnCPU, check_cpu_budget
-from memreg.unet.training import EvalConfig, UNetTrainConfig, save_unet, train_unet
+from memreg.unet.training import UNetTrainConfig, save_unet, train_unet
 
 sys.stderr = open(snakemake.log[0], "a")  # progress bar and messages go to the log
 logging.basicConfig(stream=sys.stderr, level=logging.INFO)
 torch.set_num_threads(snakemake.threads)
 p = snakemake.params
 arch = UNetConfig(**p.architecture)
-cfg = UNetTrainConfig(**p.train, evaluation=EvalConfig(**p.evaluation))
+cfg = UNetTrainConfig.from_config(p.train, p.evaluation)
 images, meta = load_arrays(snakemake.input[0])
 device = None if p.device == "auto" else p.device
 try:  # a paper-scale training that found no GPU stops here, before any work

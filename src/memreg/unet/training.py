@@ -120,6 +120,12 @@ class UNetTrainConfig:
         if not self.lr > 0:
             raise SettingError("lr", self.lr, "a number > 0")
 
+    @classmethod
+    def from_config(cls, train: dict, evaluation: dict) -> UNetTrainConfig:
+        """The settings as config.yaml writes them: sections ``unet.train`` and
+        ``unet.evaluation``."""
+        return cls(**train, evaluation=EvalConfig(**evaluation))
+
     def eval_steps(self) -> list[int]:
         return list(range(self.eval_every, self.steps + 1, self.eval_every))
 
