@@ -5,7 +5,7 @@ Setting: the authors' 20 training points in d = 2 (memreg.data.authors_points), 
 ve_talk, 2000 samples from the same initial noise (memreg.closed_form.sampling.initial_noise,
 seed 0), t from T = 1 down to t_min = 1e-6, for c = 0 (empirical score) and c = 1e-4
 (Tikhonov).
-Timed in one run, each the best of ``--repeats``:
+Timed in one run, the four in turn for ``--repeats`` rounds, each its fastest:
 
 * rk45: scipy solve_ivp RK45 on the probability-flow ODE in t, all samples as one
   flattened system, rtol = atol = 1e-5 (how the authors integrate), right-hand side in
@@ -87,19 +87,31 @@ def numpy_loop(x0, train, proc, c, t):
 
 def evaluations_per_sample(score, x0):
     """Denoiser rows evaluated by ``sample_ode(score, x_init=x0)`` per sample (an untimed
-    run with a counting wrapper on the score's denoiser)."""
-    rows, denoiser = [0], score.denoiser
+    run with a counting wrapper on ``scaled_denoiser``, the adaptive default's call)."""
+    rows, denoiser = [0], score.scaled_denoiser
 
-    def counted(x, t, **kw):
-        rows[0] += x.shape[0]
-        return denoiser(x, t, **kw)
+    def counted(y, sigma_hat2):
+        rows[0] += y.shape[0]
+        return denoiser(y, sigma_hat2)
 
-    score.denoiser = counted
+    score.scaled_denoiser = counted
     try:
         sample_ode(score, x_init=x0)
     finally:
-        del score.denoiser
+        del score.scaled_denoiser
     return rows[0] / len(x0)
+
+
+def interleaved(methods, repeats):
+    """{name: (result, fastest wall time)}: the methods run in turn, ``repeats`` rounds, so
+    that every one meets the same spells of load on a shared machine."""
+    times = {name: [] for name in methods}
+    results = {}
+    for _ in range(repeats):
+        for name, fn in methods.items():
+            results[name], secs, _ = best_of(fn, 1)
+            times[name].append(secs)
+    return {name: (results[name], min(times[name])) for name in methods}
 
 
 def errors(x, ref):
@@ -134,17 +146,21 @@ def main(argv=None) -> int:
         score = EmpiricalScore(train, c=c, process=proc)
         ref = reference_in_s(x0, train, proc, c, t_min=T_MIN, tol=1e-13)
         ref_t, _ = rk45(x0, train, proc, c, rtol=1e-11, method="DOP853")
-        rows = {}
-        (x, nfev), secs, _ = best_of(lambda c=c: rk45(x0, train, proc, c), args.repeats)
-        rows["rk45 (rtol = atol = 1e-5)"] = (secs, errors(x, ref), f"{nfev} evaluations")
-        x, secs, _ = best_of(lambda c=c: numpy_loop(x0, train, proc, c, grid), args.repeats)
+        methods = {
+            "rk45 (rtol = atol = 1e-5)": lambda c=c: rk45(x0, train, proc, c),
+            "numpy loop, 400 steps": lambda c=c: numpy_loop(x0, train, proc, c, grid),
+            "library default": lambda score=score: sample_ode(score, x_init=x0),
+            "library, 400 steps": lambda score=score: sample_ode(score, x_init=x0, n_steps=N_STEPS),
+        }
+        results = interleaved(methods, args.repeats)
+        (x, nfev), secs = results["rk45 (rtol = atol = 1e-5)"]
+        rows = {"rk45 (rtol = atol = 1e-5)": (secs, errors(x, ref), f"{nfev} evaluations")}
+        x, secs = results["numpy loop, 400 steps"]
         rows["numpy loop, 400 steps"] = (secs, errors(x, ref), "800 evaluations")
-        x, secs, _ = best_of(lambda score=score: sample_ode(score, x_init=x0), args.repeats)
+        x, secs = results["library default"]
         per_sample = evaluations_per_sample(score, x0)
         rows["library default"] = (secs, errors(x, ref), f"{per_sample:.0f} evaluations per sample")
-        x, secs, _ = best_of(
-            lambda score=score: sample_ode(score, x_init=x0, n_steps=N_STEPS), args.repeats
-        )
+        x, secs = results["library, 400 steps"]
         rows["library, 400 steps"] = (secs, errors(x, ref), "800 evaluations")
         print(
             f"\n  c = {c:g}; reference floor (DOP853 in t at 1e-11 vs in s at 1e-13): "

@@ -27,7 +27,11 @@ def empirical_denoiser(x: np.ndarray, train: np.ndarray, alpha: float, sigma2: f
 
 
 def reference_in_s(
-    x0: np.ndarray, train: np.ndarray, process: Process, c: float, t_min: float = 1e-6,
+    x0: np.ndarray,
+    train: np.ndarray,
+    process: Process,
+    c: float,
+    t_min: float = 1e-6,
     tol: float = 1e-12,
 ) -> np.ndarray:
     """x(t_min) of every row of x0 = x(T), by DOP853 at rtol = atol = ``tol`` (above)."""

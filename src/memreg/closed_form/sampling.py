@@ -48,10 +48,10 @@ Score = Callable[[torch.Tensor, Any], torch.Tensor]
 
 _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(8)
 DEFAULT_STEPS = 400  # fixed grids: steps when only spacing (or method "heun") is asked for
-DEFAULT_RTOL = 1e-6  # adaptive default: tolerances on y = x / alpha per coordinate
-DEFAULT_ATOL = 1e-6
-SMALL_WORK = 2**22  # B N d below which the adaptive sampler runs on one intra-op thread
-INITIAL_STEP = 0.2  # first step in s = -log sigma_hat
+DEFAULT_RTOL = 3e-6  # adaptive default: tolerances on y = x / alpha per coordinate
+DEFAULT_ATOL = 3e-6
+SMALL_WORK = 2**16  # B N d below which the samplers run on one intra-op thread
+INITIAL_STEP = 0.3  # first step in s = -log sigma_hat (fewest evaluations of 0.1-0.5, 3 processes)
 
 
 @dataclass
@@ -310,9 +310,11 @@ def _stage_s(proc: Process, c: float, s0, s1, lam, frac: float) -> torch.Tensor:
 
 @contextmanager
 def _few_threads(score: Score, x: torch.Tensor):
-    """One intra-op thread on the CPU while the work per evaluation is small (B N d < 2^22
+    """One intra-op thread on the CPU while the work per evaluation is small (B N d < 2^16
     for an EmpiricalScore): the samplers are then bound by dispatch, and waking a second
-    thread per tiny op costs more than it gains (much more on a busy machine)."""
+    thread per tiny op costs more than it gains (much more on a busy machine). Above it
+    the (B, N) blocks split over the threads (2000 samples of 20 points in d = 2: two
+    threads 15 % faster than one on an idle 2-core machine, benchmarks/README.md)."""
     train = getattr(score, "train", None)
     small = isinstance(train, torch.Tensor) and x.numel() * train.shape[0] < SMALL_WORK
     n = torch.get_num_threads()
@@ -354,7 +356,9 @@ def _adaptive_rk(score, proc, x, t_max, t_min, rtol, atol) -> np.ndarray:
     """Dormand-Prince 5(4) in u = Lambda(s), where dy/du = D(y, s(u)) - y, with a step and
     an s per sample; lock detection for the empirical score (module docstring).
 
-    The step is chosen in s (h, grown or shrunk by 0.9 err^{-1/5}, clipped to [0.2, 10]);
+    The step is chosen in s (h, grown or shrunk by the PI factor 0.9 err^{-0.7/5}
+    err_prev^{0.4/5} of Gustafsson, err_prev that of the row's last accepted step, clipped to
+    [0.2, 10]);
     its u-length is H = Lambda(s, s + h) and stage i sits where Lambda(s, s_i) = c_i H. A
     step is accepted when err = max_k |H sum_i e_i k_i| / (atol + rtol max(|y|, |y'|)) <= 1
     in every coordinate k. Rows leave the batch when they reach t_min or lock."""
@@ -363,55 +367,107 @@ def _adaptive_rk(score, proc, x, t_max, t_min, rtol, atol) -> np.ndarray:
     s_end = float(proc.s_of_t(t_min))
     alpha_end = float(proc.alpha(t_min))
     lock_k = _lock_margin(score)
-    n = x.shape[0]
+    slope = _slope(score, proc, t_min, t_max)
+    n, d = x.shape
     out = torch.empty_like(x)
     idx = torch.arange(n, device=x.device)
     s = torch.full((n,), float(proc.s_of_t(t_max)), **like)
     h = torch.full((n,), INITIAL_STEP, **like)
     y = x / float(proc.alpha(t_max))
-
-    def slope(s_stage, y_stage):
-        t_stage = proc.t_of_s(s_stage).clamp(t_min, t_max)
-        return denoise(score, proc.alpha(t_stage)[:, None] * y_stage, t_stage, proc) - y_stage
-
     a_rows = [torch.tensor(row, **like) for row in DP_A]
-    e_row = torch.tensor(DP_E, **like)
-    k1 = slope(s, y)
+    e = torch.tensor(DP_E, **like)
+    k1 = slope(s, torch.exp(-2.0 * s), y, torch.empty_like(y))
+    err_prev = torch.ones_like(s)
     while idx.numel() > 0:
+        B = idx.numel()
         s1 = torch.clamp(s + h, max=s_end)
         lam = lambda_rows(proc, c, s, s1)
+        stages = _Stages(proc, c, s, s1, lam)
         H = lam[:, None]
-        ks = torch.empty((7, *y.shape), **like)
+        ks = torch.empty((7, B, d), **like)
         ks[0] = k1
+        flat = ks.view(7, B * d)
         for i in range(1, 7):
-            y_i = y + H * torch.tensordot(a_rows[i], ks[:i], dims=1)
-            s_i = s1 if DP_C[i] == 1.0 else _stage_s(proc, c, s, s1, lam, DP_C[i])
-            ks[i] = slope(s_i, y_i)
+            y_i = torch.addcmul(y, H, (a_rows[i] @ flat[:i]).view(B, d))
+            slope(*stages.noise(DP_C[i]), y_i, ks[i])
         y_new = y_i  # the seventh stage point is the fifth-order solution (FSAL)
-        err = (H * torch.tensordot(e_row, ks, dims=1)).abs()
-        err = (err / (atol + rtol * torch.maximum(y.abs(), y_new.abs()))).amax(dim=1)
+        err = (e @ flat).view(B, d).abs_().mul_(H)
+        err = err.div_(torch.maximum(y.abs(), y_new.abs()).mul_(rtol).add_(atol)).amax(dim=1)
         ok = err <= 1.0
-        h = h * torch.clamp(0.9 * err.clamp(min=1e-12).pow(-0.2), 0.2, 10.0)
+        # PI control (Gustafsson): 0.9 err^{-0.7/5} err_prev^{0.4/5}, err_prev the last accepted
+        grow = 0.9 * err.clamp(min=1e-12).pow(-0.14) * err_prev.clamp(min=1e-4).pow(0.08)
+        h = h * torch.clamp(grow, 0.2, 10.0)
+        err_prev = torch.where(ok, err, err_prev)
         y = torch.where(ok[:, None], y_new, y)
         s = torch.where(ok, s1, s)
         k1 = torch.where(ok[:, None], ks[6], k1)
         done = ok & (s1 >= s_end)
-        ends = y
+        locked = None
         if lock_k is not None:
-            locked, jump = _locked(score, proc, c, y, s, s_end, lock_k)
+            locked, nearest = _locked(score, y, s, lock_k)
             locked = ok & locked
-            ends = torch.where(locked[:, None], jump, y)
             done = done | locked
         if bool(done.any()):
-            out[idx[done]] = alpha_end * ends[done]
-            keep = ~done
-            idx, s, h, y, k1 = (v[keep] for v in (idx, s, h, y, k1))
+            ends = y[done]
+            if locked is not None and bool(locked.any()):
+                ends[locked[done]] = _jump(score, proc, c, y, s, s_end, nearest, locked)
+            out[idx[done]] = alpha_end * ends
+            keep = (~done).nonzero().squeeze(1)
+            idx, s, h, y, k1, err_prev = (v[keep] for v in (idx, s, h, y, k1, err_prev))
     return out.cpu().numpy()
 
 
-def _locked(score, proc, c, y, s, s_end, k):
-    """Rows whose weights stay on their nearest training point x_n down to t_min, and
-    their exact end y(s_end) = x_n + (y - x_n) e^{-Lambda(s, s_end)} (D = x_n constant).
+def _slope(score: Score, proc: Process, t_min: float, t_max: float):
+    """dy/du = D - y at a stage, written into ``out``, as a function of (s, sigma_hat^2, y,
+    out) per row: for an EmpiricalScore by ``scaled_denoiser`` from sigma_hat^2 alone (no t
+    needed); for any other score by ``denoise`` at t = t(s) and x = alpha y (s from
+    sigma_hat^2 if None)."""
+    if isinstance(score, EmpiricalScore):
+
+        def slope(s, sigma_hat2, y, out):
+            return torch.sub(score.scaled_denoiser(y, sigma_hat2[:, None]), y, out=out)
+
+        return slope
+
+    def slope(s, sigma_hat2, y, out):
+        s = -0.5 * torch.log(sigma_hat2) if s is None else s
+        t = proc.t_of_s(s).clamp(t_min, t_max)
+        return torch.sub(denoise(score, proc.alpha(t)[:, None] * y, t, proc), y, out=out)
+
+    return slope
+
+
+class _Stages:
+    """(s, sigma_hat^2) at the stages of one step from s0 to s1 (u-length lam): the s where
+    Lambda(s0, s) = frac lam (``_stage_s``). In closed form for c = 0,
+    sigma_hat^2 = sigma_hat_0^2 e^{-2 frac h}, and for alpha = 1,
+    sigma_hat^2 = sigma_hat_0^2 + (sigma_hat_0^2 + c) expm1(-2 frac lam), where s is None
+    (the empirical score needs sigma_hat^2 only; ``_slope`` computes s otherwise)."""
+
+    def __init__(self, proc: Process, c: float, s0, s1, lam) -> None:
+        self.proc, self.c, self.s0, self.s1, self.lam = proc, c, s0, s1, lam
+        self.sh2_0 = torch.exp(-2.0 * s0)
+        self.sh2_1 = torch.exp(-2.0 * s1)
+        self.closed = c == 0.0 or proc.unit_alpha
+        if c == 0.0:
+            self.rate = -2.0 * (s1 - s0)
+        elif proc.unit_alpha:
+            self.rate, self.scale = -2.0 * lam, self.sh2_0 + c
+
+    def noise(self, frac: float):
+        if frac == 1.0:
+            return self.s1, self.sh2_1
+        if not self.closed:
+            s = _stage_s(self.proc, self.c, self.s0, self.s1, self.lam, frac)
+            return s, torch.exp(-2.0 * s)
+        if self.c == 0.0:
+            return None, self.sh2_0 * torch.exp(frac * self.rate)
+        sh2 = torch.addcmul(self.sh2_0, self.scale, torch.expm1(frac * self.rate))
+        return None, torch.maximum(sh2, self.sh2_1)
+
+
+def _locked(score, y, s, k):
+    """Rows whose weights stay on their nearest training point x_n down to t_min, and n.
 
     With d_1 <= d_2 the distances from y to its two nearest training points, every other
     weight stays below e^{-K} of w_n for the rest of the path if (d_2 - d_1)^2 > 2 K
@@ -419,11 +475,15 @@ def _locked(score, proc, c, y, s, s_end, k):
     |y - x_m|^2 - |y - x_n|^2 is linear, hence at least min(|x_n - x_m|^2,
     d_m^2 - d_n^2) >= (d_m - d_n)^2 (triangle inequality), and sigma_hat only decreases."""
     first, second, nearest = score.nearest_two(y)
-    sigma_hat2 = torch.exp(-2.0 * s)
-    locked = (second - first) ** 2 > 2.0 * k * sigma_hat2
-    x_n = score.train[nearest]
+    return (second - first) ** 2 > 2.0 * k * torch.exp(-2.0 * s), nearest
+
+
+def _jump(score, proc, c, y, s, s_end, nearest, rows):
+    """The exact end y(s_end) = x_n + (y - x_n) e^{-Lambda(s, s_end)} of the ``rows`` locked
+    on x_n (D = x_n constant from s on)."""
+    y, s, x_n = y[rows], s[rows], score.train[nearest[rows]]
     decay = torch.exp(-lambda_rows(proc, c, s, torch.full_like(s, s_end), panels=64))
-    return locked, x_n + (y - x_n) * decay[:, None]
+    return x_n + (y - x_n) * decay[:, None]
 
 
 def _exponential_step(score: Score, proc: Process, t: np.ndarray, order: int):

@@ -123,6 +123,8 @@ class EmpiricalScore:
             form = "expansion" if train.shape[1] >= EXPANSION_MIN_DIM else "direct"
         self.form = form
         self._norms = None
+        small = train.shape[1] <= SMALL_DIM  # the x_n by coordinate, for _logits
+        self._columns = [c.contiguous() for c in train.unbind(1)] if small else None
 
     @property
     def dim(self) -> int:
@@ -149,19 +151,19 @@ class EmpiricalScore:
     def _logits(self, x, alpha, sigma2, train):
         """log phi_n = -|x - alpha x_n|^2 / (2 sigma^2) for the rows of x and of ``train``,
         from the differences (coordinate by coordinate in low dimension, where a (B, N, d)
-        tensor reduced over a short last axis is the slower way)."""
-        if not self.process.unit_alpha:
+        tensor reduced over a short last axis is the slower way). alpha None: alpha = 1."""
+        if alpha is not None and not self.process.unit_alpha:
             train = alpha[..., None] * train[None] if alpha.ndim else alpha * train
         if x.shape[1] <= SMALL_DIM:
+            columns = self._columns if train is self.train else train.unbind(-1)
             sq = None
-            for k in range(x.shape[1]):
-                col = train[..., k]
+            for k, col in enumerate(columns):
                 dk = x[:, k : k + 1] - col
-                sq = dk * dk if sq is None else sq + dk * dk
+                sq = dk.square_() if sq is None else sq.add_(dk.square_())  # no FMA: as numpy
         else:
             diff = x[:, None, :] - (train if train.ndim == 3 else train[None])
             sq = (diff * diff).sum(-1)
-        return sq / (-2.0 * sigma2)
+        return sq.div_(-2.0 * sigma2)
 
     def weights(self, x: Any, t: Any) -> torch.Tensor:
         """The (B, N) weights phi_n / sum_k phi_k, summing to 1 per row.
@@ -172,17 +174,20 @@ class EmpiricalScore:
         return torch.softmax(self._logits(x, alpha, sigma2, self.train), dim=1)
 
     def _posterior(self, x, alpha, sigma2):
-        """(D, log sum_n phi_n), D = sum_n phi_n x_n / sum_n phi_n, in the score's form."""
+        """(D, log sum_n phi_n), D = sum_n phi_n x_n / sum_n phi_n, in the score's form
+        (log sum_n phi_n may be None when tau = 0, where nothing reads it)."""
         if self.form == "expansion":
             return self._posterior_expansion(x, alpha, sigma2)
         B, d = x.shape
         chunk = max(1, self.chunk_bytes // (max(B, 1) * d * x.element_size()))
         if chunk >= self.train.shape[0]:  # one chunk: a plain softmax
             logits = self._logits(x, alpha, sigma2, self.train)
-            m = logits.max(dim=1, keepdim=True).values
-            p = torch.exp(logits - m)
-            norm = p.sum(dim=1, keepdim=True)
-            return (p @ self.train) / norm, m + torch.log(norm)
+            w = torch.softmax(logits, dim=1)
+            if self.tau == 0.0:  # log sum phi is not needed
+                return w @ self.train, None
+            # the largest weight is 1 / sum_n e^{L_n - max L}: log sum phi = max L - log max w
+            m = logits.amax(dim=1, keepdim=True)
+            return w @ self.train, m - torch.log(w.amax(dim=1, keepdim=True))
         m = torch.full((B, 1), -torch.inf, dtype=x.dtype, device=x.device)
         norm = torch.zeros((B, 1), dtype=x.dtype, device=x.device)
         acc = torch.zeros((B, d), dtype=x.dtype, device=x.device)
@@ -203,7 +208,7 @@ class EmpiricalScore:
             self._norms = torch.cat([(p * p).sum(dim=1) for p in torch.split(self.train, rows)])
         sq_train = self._norms
         rmax = float(sq_train.max()) ** 0.5
-        alpha = torch.broadcast_to(alpha, (B, 1))
+        alpha = torch.broadcast_to(x.new_ones(()) if alpha is None else alpha, (B, 1))
         two_s2 = 2.0 * torch.broadcast_to(sigma2, (B, 1))
         sq_x = (x * x).sum(dim=1, keepdim=True)
         eps = torch.finfo(x.dtype).eps
@@ -247,19 +252,19 @@ class EmpiricalScore:
         where = torch.zeros((B, 2), dtype=torch.long, device=y.device)
         for start in range(0, self.train.shape[0], chunk):
             sq = -self._logits(y, one, 0.5 * one, self.train[start : start + chunk])  # |y - x|^2
-            vals, cols = torch.topk(sq, min(2, sq.shape[1]), dim=1, largest=False)
+            vals, cols = _two_smallest(sq)
             if start == 0 and vals.shape[1] == 2:
                 best, where = vals, cols
                 continue
             vals, cols = torch.cat([best, vals], dim=1), torch.cat([where, cols + start], dim=1)
-            order = torch.topk(vals, 2, dim=1, largest=False).indices
-            best, where = vals.gather(1, order), cols.gather(1, order)
+            best, order = _two_smallest(vals)
+            where = cols.gather(1, order)
         return best[:, 0].sqrt(), best[:, 1].sqrt(), where[:, 0]
 
-    def _mass(self, log_total: torch.Tensor) -> torch.Tensor:
-        """W = sum phi / max(sum phi, tau), from log sum phi."""
+    def _mass(self, log_total: torch.Tensor | None) -> torch.Tensor | float:
+        """W = sum phi / max(sum phi, tau), from log sum phi (1 when tau = 0)."""
         if self.tau == 0.0:
-            return torch.ones_like(log_total)
+            return 1.0
         log_tau = torch.full_like(log_total, math.log(self.tau))
         return torch.exp(log_total - torch.maximum(log_total, log_tau))
 
@@ -277,10 +282,31 @@ class EmpiricalScore:
             return mean
         return x / alpha + self._mass(log_total) * (mean - x / alpha)
 
+    def scaled_denoiser(self, y: torch.Tensor, sigma_hat2: torch.Tensor) -> torch.Tensor:
+        """The denoiser in the scaled variable y = x / alpha at noise sigma_hat^2 per row
+        (shape (B, 1)): y + W (D - y) with the weights softmax_n(-|y - x_n|^2 / (2 sigma_hat^2)),
+        since |x - alpha x_n|^2 / sigma^2 = |y - x_n|^2 / sigma_hat^2. It equals
+        ``denoiser(alpha y, t)`` at sigma_hat(t) = sigma_hat for every process, without
+        computing t; the samplers' own call, so nothing is checked."""
+        mean, log_total = self._posterior(y, None, sigma_hat2)
+        if self.tau == 0.0:
+            return mean
+        return y + self._mass(log_total) * (mean - y)
+
     def __call__(self, x: Any, t: Any) -> torch.Tensor:
         x, alpha, sigma2 = self._prepare(x, t)
         mean, log_total = self._posterior(x, alpha, sigma2)
         return self._mass(log_total) * (alpha * mean - x) / (sigma2 + self.c)
+
+
+def _two_smallest(sq: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The two smallest entries of each row and their columns, ascending (one if the row
+    has one); two row minima, cheaper than topk on short rows."""
+    first, i = sq.min(dim=1, keepdim=True)
+    if sq.shape[1] == 1:
+        return first, i
+    second, j = sq.scatter(1, i, torch.inf).min(dim=1, keepdim=True)
+    return torch.cat([first, second], dim=1), torch.cat([i, j], dim=1)
 
 
 def _online_update(m, norm, acc, logits, part, sparse=False):
