@@ -425,3 +425,18 @@ def test_lock_jump_is_exact(name, c, monkeypatch):
     monkeypatch.setattr(sampling, "_locked", spy)
     sample_ode(score, x_init=x0)
     assert sum(locked) >= 50, locked
+
+
+def test_lock_reach_bounds_the_gap_of_the_two_nearest():
+    """d_2 - d_1 <= _lock_reach for any y (the bound that lets the lock test skip rows at
+    large sigma): random queries near and far from the data, and at the data itself."""
+    score = EmpiricalScore(TRAIN)
+    reach = sampling._lock_reach(score)
+    rng = np.random.default_rng(21)
+    y = np.concatenate([rng.standard_normal((500, 2)) * s for s in (0.1, 1.0, 10.0)])
+    y = torch.as_tensor(np.concatenate([y, TRAIN]))
+    first, second, _ = score.nearest_two(y)
+    gaps = (second - first).numpy()
+    assert gaps.max() <= reach * (1 + 1e-12)
+    assert gaps.max() > 0.5 * reach  # the bound is not loose by orders of magnitude
+    assert sampling._lock_reach(EmpiricalScore(TRAIN[:1])) == np.inf

@@ -51,6 +51,7 @@ DEFAULT_STEPS = 400  # fixed grids: steps when only spacing (or method "heun") i
 DEFAULT_RTOL = 3e-6  # adaptive default: tolerances on y = x / alpha per coordinate
 DEFAULT_ATOL = 3e-6
 SMALL_WORK = 2**16  # B N d below which the samplers run on one intra-op thread
+LOCK_REACH_MAX_N = 4096  # training points up to which _lock_reach is computed
 INITIAL_STEP = 0.3  # first step in s = -log sigma_hat (fewest evaluations of 0.1-0.5, 3 processes)
 
 
@@ -367,6 +368,7 @@ def _adaptive_rk(score, proc, x, t_max, t_min, rtol, atol) -> np.ndarray:
     s_end = float(proc.s_of_t(t_min))
     alpha_end = float(proc.alpha(t_min))
     lock_k = _lock_margin(score)
+    reach = _lock_reach(score) if lock_k is not None else None
     slope = _slope(score, proc, t_min, t_max)
     n, d = x.shape
     out = torch.empty_like(x)
@@ -381,8 +383,8 @@ def _adaptive_rk(score, proc, x, t_max, t_min, rtol, atol) -> np.ndarray:
     while idx.numel() > 0:
         B = idx.numel()
         s1 = torch.clamp(s + h, max=s_end)
-        lam = lambda_rows(proc, c, s, s1)
-        stages = _Stages(proc, c, s, s1, lam)
+        stages = _Stages(proc, c, s, s1)
+        lam = stages.lam
         H = lam[:, None]
         ks = torch.empty((7, B, d), **like)
         ks[0] = k1
@@ -404,7 +406,8 @@ def _adaptive_rk(score, proc, x, t_max, t_min, rtol, atol) -> np.ndarray:
         done = ok & (s1 >= s_end)
         locked = None
         if lock_k is not None:
-            locked, nearest = _locked(score, y, s, lock_k)
+            sigma_hat2 = torch.where(ok, stages.sh2_1, stages.sh2_0)  # at the rows' new s
+            locked, nearest = _locked(score, y, sigma_hat2, lock_k, reach)
             locked = ok & locked
             done = done | locked
         if bool(done.any()):
@@ -438,21 +441,26 @@ def _slope(score: Score, proc: Process, t_min: float, t_max: float):
 
 
 class _Stages:
-    """(s, sigma_hat^2) at the stages of one step from s0 to s1 (u-length lam): the s where
-    Lambda(s0, s) = frac lam (``_stage_s``). In closed form for c = 0,
-    sigma_hat^2 = sigma_hat_0^2 e^{-2 frac h}, and for alpha = 1,
+    """One step from s0 to s1: its u-length lam = Lambda(s0, s1) (``lambda_rows``) and the
+    (s, sigma_hat^2) of its stages, where Lambda(s0, s) = frac lam (``_stage_s``). In closed
+    form for c = 0, sigma_hat^2 = sigma_hat_0^2 e^{-2 frac h}, and for alpha = 1,
     sigma_hat^2 = sigma_hat_0^2 + (sigma_hat_0^2 + c) expm1(-2 frac lam), where s is None
     (the empirical score needs sigma_hat^2 only; ``_slope`` computes s otherwise)."""
 
-    def __init__(self, proc: Process, c: float, s0, s1, lam) -> None:
-        self.proc, self.c, self.s0, self.s1, self.lam = proc, c, s0, s1, lam
+    def __init__(self, proc: Process, c: float, s0, s1) -> None:
+        self.proc, self.c, self.s0, self.s1 = proc, c, s0, s1
         self.sh2_0 = torch.exp(-2.0 * s0)
         self.sh2_1 = torch.exp(-2.0 * s1)
         self.closed = c == 0.0 or proc.unit_alpha
+        h = s1 - s0
         if c == 0.0:
-            self.rate = -2.0 * (s1 - s0)
-        elif proc.unit_alpha:
-            self.rate, self.scale = -2.0 * lam, self.sh2_0 + c
+            self.lam, self.rate = h, -2.0 * h
+        elif proc.unit_alpha:  # lambda_rows' closed form, from the sigma_hat^2 above
+            self.scale = self.sh2_0 + c
+            self.lam = 0.5 * torch.log1p(-self.sh2_0 * torch.expm1(-2.0 * h) / (self.sh2_1 + c))
+            self.rate = -2.0 * self.lam
+        else:
+            self.lam = lambda_rows(proc, c, s0, s1)
 
     def noise(self, frac: float):
         if frac == 1.0:
@@ -466,16 +474,42 @@ class _Stages:
         return None, torch.maximum(sh2, self.sh2_1)
 
 
-def _locked(score, y, s, k):
+def _locked(score, y, sigma_hat2, k, reach):
     """Rows whose weights stay on their nearest training point x_n down to t_min, and n.
 
     With d_1 <= d_2 the distances from y to its two nearest training points, every other
     weight stays below e^{-K} of w_n for the rest of the path if (d_2 - d_1)^2 > 2 K
     sigma_hat^2: while D = x_n, y moves on the segment towards x_n, along which the logit gap
     |y - x_m|^2 - |y - x_n|^2 is linear, hence at least min(|x_n - x_m|^2,
-    d_m^2 - d_n^2) >= (d_m - d_n)^2 (triangle inequality), and sigma_hat only decreases."""
-    first, second, nearest = score.nearest_two(y)
-    return (second - first) ** 2 > 2.0 * k * torch.exp(-2.0 * s), nearest
+    d_m^2 - d_n^2) >= (d_m - d_n)^2 (triangle inequality), and sigma_hat only decreases.
+    Since d_2 - d_1 <= reach (``_lock_reach``), rows with 2 K sigma_hat^2 >= reach^2 cannot
+    lock and are not tested."""
+    can = 2.0 * k * sigma_hat2 < reach**2
+    n_can = int(can.sum())
+    if n_can == 0:
+        return can, None
+    if n_can == len(can):
+        first, second, nearest = score.nearest_two(y)
+        return (second - first) ** 2 > 2.0 * k * sigma_hat2, nearest
+    rows = can.nonzero().squeeze(1)
+    first, second, nearest_rows = score.nearest_two(y[rows])
+    locked = torch.zeros_like(can)
+    locked[rows] = (second - first) ** 2 > 2.0 * k * sigma_hat2[rows]
+    nearest = torch.zeros(len(can), dtype=torch.long, device=y.device)
+    nearest[rows] = nearest_rows
+    return locked, nearest
+
+
+def _lock_reach(score: EmpiricalScore) -> float:
+    """A bound on d_2 - d_1 for every y: d_2 - d_1 <= |x_n - x_m| for the nearest x_n and
+    any other x_m (triangle inequality), so at most the largest distance from a training
+    point to its nearest other one. Computed for N <= LOCK_REACH_MAX_N (O(N^2 d) work);
+    inf above (every row is tested)."""
+    if score.train.shape[0] > LOCK_REACH_MAX_N:
+        return math.inf
+    if score.train.shape[0] == 1:
+        return math.inf  # d_2 = inf: any row locks at once
+    return float(score.nearest_two(score.train)[1].max())
 
 
 def _jump(score, proc, c, y, s, s_end, nearest, rows):
