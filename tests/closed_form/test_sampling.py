@@ -440,3 +440,14 @@ def test_lock_reach_bounds_the_gap_of_the_two_nearest():
     assert gaps.max() <= reach * (1 + 1e-12)
     assert gaps.max() > 0.5 * reach  # the bound is not loose by orders of magnitude
     assert sampling._lock_reach(EmpiricalScore(TRAIN[:1])) == np.inf
+
+
+@pytest.mark.parametrize("n_steps", [2.5, True, 0, "10"])
+def test_sde_step_count_refused(n_steps):
+    """sample_sde refuses a step count that is not a positive integer (bool and float too),
+    naming the argument, as sample_ode does."""
+    score = EmpiricalScore(TRAIN)
+    with pytest.raises(ValueError, match="n_steps must be a positive integer"):
+        sample_sde(score, n=3, n_steps=n_steps)
+    with pytest.raises(ValueError, match="n_steps must be a positive integer"):
+        sample_ode(score, n=3, n_steps=n_steps)

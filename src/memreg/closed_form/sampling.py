@@ -78,8 +78,8 @@ def time_grid(
     t_max = process.T if t_max is None else t_max
     if not 0 < t_min < t_max:
         raise ValueError(f"need 0 < t_min < t_max, got t_min={t_min}, t_max={t_max}")
-    if n_steps < 1:
-        raise ValueError(f"n_steps must be >= 1, got {n_steps}")
+    if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) or n_steps < 1:
+        raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}")
     u = np.linspace(0.0, 1.0, n_steps + 1)
     if spacing == "t":
         t = t_max + (t_min - t_max) * u
@@ -261,13 +261,7 @@ def sample_ode(
     if t_grid is not None:
         t = check_grid(t_grid)
     else:
-        if n_steps is not None and (
-            isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer))
-        ):
-            raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}")
-        t = time_grid(
-            proc, DEFAULT_STEPS if n_steps is None else int(n_steps), t_min, t_max, spacing
-        )
+        t = time_grid(proc, DEFAULT_STEPS if n_steps is None else n_steps, t_min, t_max, spacing)
     x = _start(score, n, seed, x_init, proc, dim, device, dtype)
     if adaptive:
         if return_trajectory:
