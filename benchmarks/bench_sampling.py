@@ -36,7 +36,7 @@ import sys
 import numpy as np
 import scipy
 import torch
-from measure import best_of
+from measure import interleaved
 from scipy.integrate import solve_ivp
 
 from memreg.closed_form.process import make_process
@@ -100,18 +100,6 @@ def evaluations_per_sample(score, x0):
     finally:
         del score.scaled_denoiser
     return rows[0] / len(x0)
-
-
-def interleaved(methods, repeats):
-    """{name: (result, fastest wall time)}: the methods run in turn, ``repeats`` rounds, so
-    that every one meets the same spells of load on a shared machine."""
-    times = {name: [] for name in methods}
-    results = {}
-    for _ in range(repeats):
-        for name, fn in methods.items():
-            results[name], secs, _ = best_of(fn, 1)
-            times[name].append(secs)
-    return {name: (results[name], min(times[name])) for name in methods}
 
 
 def errors(x, ref):

@@ -1,5 +1,6 @@
-"""Shared measuring helpers of the benchmark scripts: best-of-k wall time, and the
-process's resident memory (current, peak, peak reset) from /proc/self (Linux)."""
+"""Shared measuring helpers of the benchmark scripts: best-of-k wall time (alone, or of
+several methods in turn), and the process's resident memory (current, peak, peak reset)
+from /proc/self (Linux)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,19 @@ def best_of(fn, repeats: int):
         out = fn()
         times.append(time.perf_counter() - start)
     return out, min(times), times
+
+
+def interleaved(methods: dict, repeats: int) -> dict:
+    """{name: (the last result, the fastest wall time)} of the callables in ``methods``, run
+    in turn for ``repeats`` rounds, so that every one meets the same spells of load on a
+    shared machine."""
+    times = {name: [] for name in methods}
+    results = {}
+    for _ in range(repeats):
+        for name, fn in methods.items():
+            results[name], secs, _ = best_of(fn, 1)
+            times[name].append(secs)
+    return {name: (results[name], min(times[name])) for name in methods}
 
 
 def _status_kib(field: str) -> int:

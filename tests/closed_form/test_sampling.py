@@ -102,7 +102,7 @@ def test_ode_velocity_matches_numpy_formula():
 
 def test_authors_rk45_reference_ve():
     """The authors integrate with RK45 (rtol = atol = 1e-5) from T to eps = 1e-6; the default
-    exponential sampler (400 steps) must land on the same samples (measured max ~4e-5)."""
+    sampler (adaptive Dormand-Prince) must land on the same samples (measured max 3e-6)."""
     proc = make_process("ve")
     score = EmpiricalScore(TRAIN, process=proc)
     x0 = initial_noise(50, 2, seed=3, process=proc).numpy()
