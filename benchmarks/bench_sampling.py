@@ -87,18 +87,25 @@ def numpy_loop(x0, train, proc, c, t):
 
 def evaluations_per_sample(score, x0):
     """Denoiser rows evaluated by ``sample_ode(score, x_init=x0)`` per sample (an untimed
-    run with a counting wrapper on ``scaled_denoiser``, the adaptive default's call)."""
-    rows, denoiser = [0], score.scaled_denoiser
+    run with counting wrappers on the adaptive default's two calls, ``scaled_denoiser`` and
+    ``scaled_denoiser_and_nearest``)."""
+    rows = [0]
 
-    def counted(y, sigma_hat2):
-        rows[0] += y.shape[0]
-        return denoiser(y, sigma_hat2)
+    def counted(method):
+        def call(y, sigma_hat2):
+            rows[0] += y.shape[0]
+            return method(y, sigma_hat2)
 
-    score.scaled_denoiser = counted
+        return call
+
+    names = ("scaled_denoiser", "scaled_denoiser_and_nearest")
+    for name in names:
+        setattr(score, name, counted(getattr(score, name)))
     try:
         sample_ode(score, x_init=x0)
     finally:
-        del score.scaled_denoiser
+        for name in names:
+            delattr(score, name)
     return rows[0] / len(x0)
 
 

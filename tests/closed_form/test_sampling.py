@@ -419,7 +419,7 @@ def test_lock_jump_is_exact(name, c, monkeypatch):
 
     def spy(*args):
         out = real(*args)
-        locked.append(int(out[0].sum()))
+        locked.append(int(out.sum()))
         return out
 
     monkeypatch.setattr(sampling, "_locked", spy)
@@ -427,19 +427,47 @@ def test_lock_jump_is_exact(name, c, monkeypatch):
     assert sum(locked) >= 50, locked
 
 
-def test_lock_reach_bounds_the_gap_of_the_two_nearest():
-    """d_2 - d_1 <= _lock_reach for any y (the bound that lets the lock test skip rows at
-    large sigma): random queries near and far from the data, and at the data itself."""
+def test_lock_bound_holds_along_the_segment_to_the_nearest():
+    """The lock test's bound: for any y with nearest training point x_n, every other x_m
+    keeps |p - x_m|^2 - |p - x_n|^2 >= min(d_2^2 - d_1^2, r_n^2) at every p on the segment
+    from y to x_n (r_n from ``_neighbour_sq``); and the bound is attained (not loose by
+    orders of magnitude). Random queries near and far from the data, and at the data."""
     score = EmpiricalScore(TRAIN)
-    reach = sampling._lock_reach(score)
+    neighbour_sq = sampling._neighbour_sq(score).numpy()
     rng = np.random.default_rng(21)
-    y = np.concatenate([rng.standard_normal((500, 2)) * s for s in (0.1, 1.0, 10.0)])
-    y = torch.as_tensor(np.concatenate([y, TRAIN]))
-    first, second, _ = score.nearest_two(y)
-    gaps = (second - first).numpy()
-    assert gaps.max() <= reach * (1 + 1e-12)
-    assert gaps.max() > 0.5 * reach  # the bound is not loose by orders of magnitude
-    assert sampling._lock_reach(EmpiricalScore(TRAIN[:1])) == np.inf
+    y = np.concatenate([rng.standard_normal((300, 2)) * s for s in (0.1, 1.0, 10.0)])
+    y = np.concatenate([y, TRAIN])
+    first, second, nearest = (v.numpy() for v in score.nearest_two(torch.as_tensor(y)))
+    bound = np.minimum(second**2 - first**2, neighbour_sq[nearest])
+    frac = np.linspace(0.0, 1.0, 41)[:, None, None]
+    path = y[None] + frac * (TRAIN[nearest] - y)[None]  # (41, B, 2)
+    sq = ((path[:, :, None, :] - TRAIN[None, None]) ** 2).sum(-1)  # (41, B, N)
+    gap = sq - np.take_along_axis(sq, np.broadcast_to(nearest[None, :, None], (41, len(y), 1)), 2)
+    gap[:, np.arange(len(y)), nearest] = np.inf
+    lowest = gap.min(axis=(0, 2))
+    assert np.all(lowest >= bound - 1e-12 * (1 + np.abs(bound)))
+    assert np.median(lowest / np.maximum(bound, 1e-300)) < 10.0
+    assert torch.isinf(sampling._neighbour_sq(EmpiricalScore(TRAIN[:1]))).all()
+
+
+def test_denoiser_and_nearest_agree_with_their_parts():
+    """scaled_denoiser_and_nearest = (scaled_denoiser, nearest_two squared), read off the
+    logits in one block and by chunks alike, at large and small sigma_hat."""
+    rng = np.random.default_rng(5)
+    y = torch.as_tensor(rng.standard_normal((37, 2)))
+    for chunk_bytes in (2**22, 64):
+        score = EmpiricalScore(TRAIN, chunk_bytes=chunk_bytes)
+        for sh2 in (1.0, 1e-6):
+            sigma_hat2 = torch.full((37, 1), sh2, dtype=torch.float64)
+            mean, d1_sq, d2_sq, n = score.scaled_denoiser_and_nearest(y, sigma_hat2)
+            first, second, nearest = score.nearest_two(y)
+            np.testing.assert_allclose(mean, score.scaled_denoiser(y, sigma_hat2), rtol=1e-14)
+            np.testing.assert_allclose(d1_sq, first**2, rtol=1e-14)
+            np.testing.assert_allclose(d2_sq, second**2, rtol=1e-14)
+            assert torch.equal(n, nearest)
+    one = EmpiricalScore(TRAIN[:1])
+    _, _, d2_sq, n = one.scaled_denoiser_and_nearest(y, torch.ones((37, 1), dtype=torch.float64))
+    assert torch.isinf(d2_sq).all() and (n == 0).all()
 
 
 @pytest.mark.parametrize("n_steps", [2.5, True, 0, "10"])

@@ -51,7 +51,7 @@ DEFAULT_STEPS = 400  # fixed grids: steps when only spacing (or method "heun") i
 DEFAULT_RTOL = 3e-6  # adaptive default: tolerances on y = x / alpha per coordinate
 DEFAULT_ATOL = 3e-6
 SMALL_WORK = 2**16  # B N d below which the samplers run on one intra-op thread
-LOCK_REACH_MAX_N = 4096  # training points up to which _lock_reach is computed
+LOCK_NEIGHBOURS_MAX_N = 4096  # training points up to which _neighbour_sq is computed
 INITIAL_STEP = 0.3  # first step in s = -log sigma_hat (fewest evaluations of 0.1-0.5, 3 processes)
 
 
@@ -356,13 +356,14 @@ def _adaptive_rk(score, proc, x, t_max, t_min, rtol, atol) -> np.ndarray:
     [0.2, 10]);
     its u-length is H = Lambda(s, s + h) and stage i sits where Lambda(s, s_i) = c_i H. A
     step is accepted when err = max_k |H sum_i e_i k_i| / (atol + rtol max(|y|, |y'|)) <= 1
-    in every coordinate k. Rows leave the batch when they reach t_min or lock."""
+    in every coordinate k. Rows leave the batch when they reach t_min or lock; the lock test
+    reads the two nearest training points off the last stage, which sits at the new y."""
     c = float(getattr(score, "c", 0.0))
     like = dict(dtype=x.dtype, device=x.device)
     s_end = float(proc.s_of_t(t_min))
     alpha_end = float(proc.alpha(t_min))
     lock_k = _lock_margin(score)
-    reach = _lock_reach(score) if lock_k is not None else None
+    neighbour_sq = _neighbour_sq(score) if lock_k is not None else None
     slope = _slope(score, proc, t_min, t_max)
     n, d = x.shape
     out = torch.empty_like(x)
@@ -372,20 +373,24 @@ def _adaptive_rk(score, proc, x, t_max, t_min, rtol, atol) -> np.ndarray:
     y = x / float(proc.alpha(t_max))
     a_rows = [torch.tensor(row, **like) for row in DP_A]
     e = torch.tensor(DP_E, **like)
-    k1 = slope(s, torch.exp(-2.0 * s), y, torch.empty_like(y))
+    k1 = slope(s, torch.exp(-2.0 * s)[:, None], y, torch.empty_like(y))
     err_prev = torch.ones_like(s)
     while idx.numel() > 0:
         B = idx.numel()
         s1 = torch.clamp(s + h, max=s_end)
         stages = _Stages(proc, c, s, s1)
-        lam = stages.lam
-        H = lam[:, None]
+        H = stages.lam[:, None]
         ks = torch.empty((7, B, d), **like)
         ks[0] = k1
         flat = ks.view(7, B * d)
         for i in range(1, 7):
             y_i = torch.addcmul(y, H, (a_rows[i] @ flat[:i]).view(B, d))
-            slope(*stages.noise(DP_C[i]), y_i, ks[i])
+            s_i, sigma_hat2 = stages.noise(i)
+            if i < 6 or lock_k is None:
+                slope(s_i, sigma_hat2, y_i, ks[i])
+            else:  # the last stage: y_i is the new y, whose two nearest the lock test needs
+                mean, d1_sq, d2_sq, nearest = score.scaled_denoiser_and_nearest(y_i, sigma_hat2)
+                torch.sub(mean, y_i, out=ks[i])
         y_new = y_i  # the seventh stage point is the fifth-order solution (FSAL)
         err = (e @ flat).view(B, d).abs_().mul_(H)
         err = err.div_(torch.maximum(y.abs(), y_new.abs()).mul_(rtol).add_(atol)).amax(dim=1)
@@ -400,9 +405,7 @@ def _adaptive_rk(score, proc, x, t_max, t_min, rtol, atol) -> np.ndarray:
         done = ok & (s1 >= s_end)
         locked = None
         if lock_k is not None:
-            sigma_hat2 = torch.where(ok, stages.sh2_1, stages.sh2_0)  # at the rows' new s
-            locked, nearest = _locked(score, y, sigma_hat2, lock_k, reach)
-            locked = ok & locked
+            locked = ok & _locked(d1_sq, d2_sq, nearest, stages.sh2_1, lock_k, neighbour_sq)
             done = done | locked
         if bool(done.any()):
             ends = y[done]
@@ -416,18 +419,18 @@ def _adaptive_rk(score, proc, x, t_max, t_min, rtol, atol) -> np.ndarray:
 
 def _slope(score: Score, proc: Process, t_min: float, t_max: float):
     """dy/du = D - y at a stage, written into ``out``, as a function of (s, sigma_hat^2, y,
-    out) per row: for an EmpiricalScore by ``scaled_denoiser`` from sigma_hat^2 alone (no t
-    needed); for any other score by ``denoise`` at t = t(s) and x = alpha y (s from
-    sigma_hat^2 if None)."""
+    out) per row (sigma_hat^2 of shape (B, 1)): for an EmpiricalScore by ``scaled_denoiser``
+    from sigma_hat^2 alone (no t needed); for any other score by ``denoise`` at t = t(s) and
+    x = alpha y (s from sigma_hat^2 if None)."""
     if isinstance(score, EmpiricalScore):
 
         def slope(s, sigma_hat2, y, out):
-            return torch.sub(score.scaled_denoiser(y, sigma_hat2[:, None]), y, out=out)
+            return torch.sub(score.scaled_denoiser(y, sigma_hat2), y, out=out)
 
         return slope
 
     def slope(s, sigma_hat2, y, out):
-        s = -0.5 * torch.log(sigma_hat2) if s is None else s
+        s = -0.5 * torch.log(sigma_hat2[:, 0]) if s is None else s
         t = proc.t_of_s(s).clamp(t_min, t_max)
         return torch.sub(denoise(score, proc.alpha(t)[:, None] * y, t, proc), y, out=out)
 
@@ -435,75 +438,71 @@ def _slope(score: Score, proc: Process, t_min: float, t_max: float):
 
 
 class _Stages:
-    """One step from s0 to s1: its u-length lam = Lambda(s0, s1) (``lambda_rows``) and the
-    (s, sigma_hat^2) of its stages, where Lambda(s0, s) = frac lam (``_stage_s``). In closed
-    form for c = 0, sigma_hat^2 = sigma_hat_0^2 e^{-2 frac h}, and for alpha = 1,
-    sigma_hat^2 = sigma_hat_0^2 + (sigma_hat_0^2 + c) expm1(-2 frac lam), where s is None
-    (the empirical score needs sigma_hat^2 only; ``_slope`` computes s otherwise)."""
+    """One Dormand-Prince step from s0 to s1 per row: its u-length lam = Lambda(s0, s1)
+    (``lambda_rows``) and, for stage i, the s_i with Lambda(s0, s_i) = DP_C[i] lam and its
+    sigma_hat^2 of shape (B, 1) (``noise``). In closed form for c = 0,
+    sigma_hat^2 = sigma_hat_0^2 e^{-2 DP_C[i] h}, and for alpha = 1,
+    sigma_hat^2 = sigma_hat_0^2 + (sigma_hat_0^2 + c) expm1(-2 DP_C[i] lam), all stages in
+    one (6, B, 1) array and s_i None (the empirical score needs sigma_hat^2 only; ``_slope``
+    computes s otherwise); else s_i by ``_stage_s``."""
+
+    FRACS = torch.tensor(DP_C[1:6], dtype=torch.float64)[:, None, None]  # stages 2-6
 
     def __init__(self, proc: Process, c: float, s0, s1) -> None:
         self.proc, self.c, self.s0, self.s1 = proc, c, s0, s1
         self.sh2_0 = torch.exp(-2.0 * s0)
         self.sh2_1 = torch.exp(-2.0 * s1)
-        self.closed = c == 0.0 or proc.unit_alpha
         h = s1 - s0
         if c == 0.0:
-            self.lam, self.rate = h, -2.0 * h
+            self.lam = h
+            rate = (-2.0 * h)[:, None]
+            self.sh2 = self.sh2_0[:, None] * torch.exp(self.FRACS.to(h) * rate)
         elif proc.unit_alpha:  # lambda_rows' closed form, from the sigma_hat^2 above
-            self.scale = self.sh2_0 + c
             self.lam = 0.5 * torch.log1p(-self.sh2_0 * torch.expm1(-2.0 * h) / (self.sh2_1 + c))
-            self.rate = -2.0 * self.lam
+            rate = (-2.0 * self.lam)[:, None]
+            sh2 = torch.addcmul(
+                self.sh2_0[:, None], (self.sh2_0 + c)[:, None], torch.expm1(self.FRACS.to(h) * rate)
+            )
+            self.sh2 = torch.maximum(sh2, self.sh2_1[:, None])
         else:
             self.lam = lambda_rows(proc, c, s0, s1)
+            self.sh2 = None
 
-    def noise(self, frac: float):
-        if frac == 1.0:
-            return self.s1, self.sh2_1
-        if not self.closed:
-            s = _stage_s(self.proc, self.c, self.s0, self.s1, self.lam, frac)
-            return s, torch.exp(-2.0 * s)
-        if self.c == 0.0:
-            return None, self.sh2_0 * torch.exp(frac * self.rate)
-        sh2 = torch.addcmul(self.sh2_0, self.scale, torch.expm1(frac * self.rate))
-        return None, torch.maximum(sh2, self.sh2_1)
-
-
-def _locked(score, y, sigma_hat2, k, reach):
-    """Rows whose weights stay on their nearest training point x_n down to t_min, and n.
-
-    With d_1 <= d_2 the distances from y to its two nearest training points, every other
-    weight stays below e^{-K} of w_n for the rest of the path if (d_2 - d_1)^2 > 2 K
-    sigma_hat^2: while D = x_n, y moves on the segment towards x_n, along which the logit gap
-    |y - x_m|^2 - |y - x_n|^2 is linear, hence at least min(|x_n - x_m|^2,
-    d_m^2 - d_n^2) >= (d_m - d_n)^2 (triangle inequality), and sigma_hat only decreases.
-    Since d_2 - d_1 <= reach (``_lock_reach``), rows with 2 K sigma_hat^2 >= reach^2 cannot
-    lock and are not tested."""
-    can = 2.0 * k * sigma_hat2 < reach**2
-    n_can = int(can.sum())
-    if n_can == 0:
-        return can, None
-    if n_can == len(can):
-        first, second, nearest = score.nearest_two(y)
-        return (second - first) ** 2 > 2.0 * k * sigma_hat2, nearest
-    rows = can.nonzero().squeeze(1)
-    first, second, nearest_rows = score.nearest_two(y[rows])
-    locked = torch.zeros_like(can)
-    locked[rows] = (second - first) ** 2 > 2.0 * k * sigma_hat2[rows]
-    nearest = torch.zeros(len(can), dtype=torch.long, device=y.device)
-    nearest[rows] = nearest_rows
-    return locked, nearest
+    def noise(self, i: int):
+        """(s_i or None, sigma_hat^2 of shape (B, 1)) of stage i = 1 ... 6."""
+        if DP_C[i] == 1.0:
+            return self.s1, self.sh2_1[:, None]
+        if self.sh2 is not None:
+            return None, self.sh2[i - 1]
+        s = _stage_s(self.proc, self.c, self.s0, self.s1, self.lam, DP_C[i])
+        return s, torch.exp(-2.0 * s)[:, None]
 
 
-def _lock_reach(score: EmpiricalScore) -> float:
-    """A bound on d_2 - d_1 for every y: d_2 - d_1 <= |x_n - x_m| for the nearest x_n and
-    any other x_m (triangle inequality), so at most the largest distance from a training
-    point to its nearest other one. Computed for N <= LOCK_REACH_MAX_N (O(N^2 d) work);
-    inf above (every row is tested)."""
-    if score.train.shape[0] > LOCK_REACH_MAX_N:
-        return math.inf
-    if score.train.shape[0] == 1:
-        return math.inf  # d_2 = inf: any row locks at once
-    return float(score.nearest_two(score.train)[1].max())
+def _locked(d1_sq, d2_sq, nearest, sigma_hat2, k, neighbour_sq):
+    """Rows whose weights stay on their nearest training point x_n down to t_min.
+
+    With d_1 <= d_2 the distances from y to its two nearest training points, while D = x_n
+    y moves on the segment towards x_n, along which the logit gap
+    |y - x_m|^2 - |y - x_n|^2 of any other x_m is affine in y, hence at least
+    min(d_m^2 - d_1^2, |x_m - x_n|^2) >= min(d_2^2 - d_1^2, r_n^2), r_n the distance from x_n
+    to its nearest other training point (``_neighbour_sq``); and sigma_hat only decreases.
+    So every other weight stays below e^{-K} of w_n for the rest of the path if that bound
+    exceeds 2 K sigma_hat^2. Without r_n (large N) the bound is (d_2 - d_1)^2, since
+    |x_m - x_n| >= d_m - d_1 >= d_2 - d_1 (triangle inequality)."""
+    if neighbour_sq is None:
+        gap = (d2_sq.sqrt() - d1_sq.sqrt()) ** 2
+    else:
+        gap = torch.minimum(d2_sq - d1_sq, neighbour_sq[nearest])
+    return gap > 2.0 * k * sigma_hat2
+
+
+def _neighbour_sq(score: EmpiricalScore) -> torch.Tensor | None:
+    """r_n^2, the squared distance from each training point to its nearest other one (inf
+    for N = 1), for the lock test; computed for N <= LOCK_NEIGHBOURS_MAX_N (O(N^2 d) work), None
+    above."""
+    if score.train.shape[0] > LOCK_NEIGHBOURS_MAX_N:
+        return None
+    return score.nearest_two(score.train)[1] ** 2
 
 
 def _jump(score, proc, c, y, s, s_end, nearest, rows):

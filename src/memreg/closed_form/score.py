@@ -173,13 +173,19 @@ class EmpiricalScore:
         x, alpha, sigma2 = self._prepare(x, t)
         return torch.softmax(self._logits(x, alpha, sigma2, self.train), dim=1)
 
+    def _direct_chunk(self, x: torch.Tensor) -> int:
+        """Training points per chunk of the "direct" form: one (B, chunk, d) block within
+        chunk_bytes."""
+        B, d = x.shape
+        return max(1, self.chunk_bytes // (max(B, 1) * d * x.element_size()))
+
     def _posterior(self, x, alpha, sigma2):
         """(D, log sum_n phi_n), D = sum_n phi_n x_n / sum_n phi_n, in the score's form
         (log sum_n phi_n may be None when tau = 0, where nothing reads it)."""
         if self.form == "expansion":
             return self._posterior_expansion(x, alpha, sigma2)
         B, d = x.shape
-        chunk = max(1, self.chunk_bytes // (max(B, 1) * d * x.element_size()))
+        chunk = self._direct_chunk(x)
         if chunk >= self.train.shape[0]:  # one chunk: a plain softmax
             logits = self._logits(x, alpha, sigma2, self.train)
             w = torch.softmax(logits, dim=1)
@@ -251,18 +257,18 @@ class EmpiricalScore:
         B, d = y.shape
         one = torch.ones((), dtype=y.dtype, device=y.device)
         chunk = max(2, self.chunk_bytes // (max(B, 1) * d * y.element_size()))
-        best = torch.full((B, 2), torch.inf, dtype=y.dtype, device=y.device)
+        best = torch.full((B, 2), -torch.inf, dtype=y.dtype, device=y.device)
         where = torch.zeros((B, 2), dtype=torch.long, device=y.device)
         for start in range(0, self.train.shape[0], chunk):
-            sq = -self._logits(y, one, 0.5 * one, self.train[start : start + chunk])  # |y - x|^2
-            vals, cols = _two_smallest(sq)
+            neg_sq = self._logits(y, one, 0.5 * one, self.train[start : start + chunk])
+            vals, cols = _two_largest(neg_sq)  # -|y - x|^2 of the two nearest
             if start == 0 and vals.shape[1] == 2:
                 best, where = vals, cols
                 continue
             vals, cols = torch.cat([best, vals], dim=1), torch.cat([where, cols + start], dim=1)
-            best, order = _two_smallest(vals)
+            best, order = _two_largest(vals)
             where = cols.gather(1, order)
-        return best[:, 0].sqrt(), best[:, 1].sqrt(), where[:, 0]
+        return (-best[:, 0]).sqrt(), (-best[:, 1]).sqrt(), where[:, 0]
 
     def _mass(self, log_total: torch.Tensor | None) -> torch.Tensor | float:
         """W = sum phi / max(sum phi, tau), from log sum phi (1 when tau = 0)."""
@@ -296,19 +302,38 @@ class EmpiricalScore:
             return mean
         return y + self._mass(log_total) * (mean - y)
 
+    def scaled_denoiser_and_nearest(
+        self, y: torch.Tensor, sigma_hat2: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(``scaled_denoiser(y, sigma_hat2)``, d_1^2, d_2^2, n): also the squared distances
+        from y to its nearest and second-nearest training points and the index n of the
+        nearest (as ``nearest_two``), for the samplers' lock test. Where the logits
+        L_n = -|y - x_n|^2 / (2 sigma_hat^2) come in one block (tau = 0, form "direct", one
+        chunk) the two are read off the two largest, d^2 = -2 sigma_hat^2 L (within two
+        rounding errors of |y - x_n|^2); otherwise by ``nearest_two``."""
+        if self.tau == 0.0 and self.form == "direct" and self._direct_chunk(y) >= len(self.train):
+            logits = self._logits(y, None, sigma_hat2, self.train)
+            mean = torch.softmax(logits, dim=1) @ self.train
+            top, cols = _two_largest(logits)
+            sq = top * (-2.0 * sigma_hat2)
+            second = sq[:, 1] if sq.shape[1] == 2 else torch.full_like(sq[:, 0], torch.inf)
+            return mean, sq[:, 0], second, cols[:, 0]
+        first, second, nearest = self.nearest_two(y)
+        return self.scaled_denoiser(y, sigma_hat2), first**2, second**2, nearest
+
     def __call__(self, x: Any, t: Any) -> torch.Tensor:
         x, alpha, sigma2 = self._prepare(x, t)
         mean, log_total = self._posterior(x, alpha, sigma2)
         return self._mass(log_total) * (alpha * mean - x) / (sigma2 + self.c)
 
 
-def _two_smallest(sq: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The two smallest entries of each row and their columns, ascending (one if the row
-    has one); two row minima, cheaper than topk on short rows."""
-    first, i = sq.min(dim=1, keepdim=True)
-    if sq.shape[1] == 1:
+def _two_largest(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The two largest entries of each row and their columns, descending (one if the row
+    has one); two row maxima, cheaper than topk on short rows."""
+    first, i = v.max(dim=1, keepdim=True)
+    if v.shape[1] == 1:
         return first, i
-    second, j = sq.scatter(1, i, torch.inf).min(dim=1, keepdim=True)
+    second, j = v.scatter(1, i, -torch.inf).max(dim=1, keepdim=True)
     return torch.cat([first, second], dim=1), torch.cat([i, j], dim=1)
 
 
