@@ -470,6 +470,34 @@ def test_denoiser_and_nearest_agree_with_their_parts():
     assert torch.isinf(d2_sq).all() and (n == 0).all()
 
 
+def test_lock_margin_from_the_tolerance():
+    """K = log((N - 1) R / (LOCK_ERROR atol)), R = 2 max |x_n - mean|: the neglected weights
+    move a locked sample's end by at most LOCK_ERROR atol; 0 for one point or coincident
+    points; None for scores without the lock test."""
+    score = EmpiricalScore(TRAIN)
+    spread = 2.0 * np.linalg.norm(TRAIN - TRAIN.mean(0), axis=1).max()
+    for atol in (3e-6, 1e-10):
+        want = np.log((len(TRAIN) - 1) * spread / (sampling.LOCK_ERROR * atol))
+        assert sampling._lock_margin(score, atol) == pytest.approx(want, rel=1e-12)
+    assert sampling._lock_margin(EmpiricalScore(TRAIN[:1]), 3e-6) == 0.0
+    assert sampling._lock_margin(EmpiricalScore(np.ones((4, 2))), 3e-6) == 0.0
+    assert sampling._lock_margin(EmpiricalScore(TRAIN, tau=0.1), 3e-6) is None
+    assert sampling._lock_margin(lambda x, t: x, 3e-6) is None
+
+
+def test_sampling_leaves_the_score_differentiable():
+    """The samplers run an EmpiricalScore in inference mode; its lazily cached |x_n|^2
+    ("expansion" form) stays a normal tensor, so the score still runs under autograd."""
+    rng = np.random.default_rng(3)
+    score = EmpiricalScore(rng.standard_normal((30, 20)), form="expansion")
+    sample_ode(score, n=4, n_steps=5)
+    sample_ode(score, n=4)
+    assert not score._norms.is_inference()
+    x = torch.as_tensor(rng.standard_normal((3, 20)), dtype=torch.float64).requires_grad_()
+    score(x, 0.5).sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()
+
+
 @pytest.mark.parametrize("n_steps", [2.5, True, 0, "10"])
 def test_sde_step_count_refused(n_steps):
     """sample_sde refuses a step count that is not a positive integer (bool and float too),

@@ -211,10 +211,12 @@ class EmpiricalScore:
         N = self.train.shape[0]
         if self._norms is None:
             # |x_n|^2 by chunks of rows, as dot products: (p * p).sum(1) made a (rows, d)
-            # temporary per chunk, which once left the heap 1.1 GB larger (N = 50,000, d = 3,072)
+            # temporary per chunk, which once left the heap 1.1 GB larger (N = 50,000, d = 3,072);
+            # a normal tensor even when first called in the samplers' inference mode
             rows = max(1, self.chunk_bytes // (d * x.element_size()))
-            parts = torch.split(self.train, rows)
-            self._norms = torch.cat([torch.einsum("nd,nd->n", p, p) for p in parts])
+            with torch.inference_mode(False):
+                parts = torch.split(self.train, rows)
+                self._norms = torch.cat([torch.einsum("nd,nd->n", p, p) for p in parts])
         sq_train = self._norms
         rmax = float(sq_train.max()) ** 0.5
         alpha = torch.broadcast_to(x.new_ones(()) if alpha is None else alpha, (B, 1))
