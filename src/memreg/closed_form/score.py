@@ -159,7 +159,7 @@ class EmpiricalScore:
             sq = None
             for k, col in enumerate(columns):
                 dk = x[:, k : k + 1] - col
-                sq = dk.square_() if sq is None else sq.add_(dk.square_())  # no FMA: as numpy
+                sq = dk.mul_(dk) if sq is None else sq.add_(dk.mul_(dk))  # no FMA: as numpy
         else:
             diff = x[:, None, :] - (train if train.ndim == 3 else train[None])
             sq = (diff * diff).sum(-1)
