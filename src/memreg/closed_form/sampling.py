@@ -22,10 +22,11 @@ carries its own s and step; a step is accepted when its error estimate (the fift
 the embedded fourth-order result) is below atol + rtol |y| in every coordinate. For the
 empirical score (tau = 0) a sample leaves the integration as soon as its weights are
 provably locked onto its nearest training point x_n for the rest of the path (every other
-weight below e^{-K} w_n, K from the tolerance: ``_lock_margin``): then D = x_n and the end
-is y(s_end) = x_n + (y - x_n) e^{-Lambda(s, s_end)} (``_locked``), within a thousandth of
-atol of the exact one. So a sample spends its steps only while its weights move. With ``n_steps`` or ``t_grid`` the
-fixed grid is used instead (every sample on the same times, exponential Heun or Euler).
+weight below e^{-K} w_n, K from the tolerance: ``_lock_margin``): then D is x_n up to those
+weights, and the end is y(s_end) = x_n + (y - x_n) e^{-Lambda(s, s_end)} (``_locked``) to
+within a thousandth of atol. So a sample spends its steps only while its weights move. With
+``n_steps`` or ``t_grid`` the fixed grid is used instead (every sample on the same times,
+exponential Heun or Euler).
 
 Also: Heun's method on the ODE in t (a general explicit cross-check), and the
 reverse SDE  dx = [f x - g2 s] dt + sqrt(g2) dw  by Euler-Maruyama.
@@ -263,7 +264,9 @@ def sample_ode(
     if t_grid is not None:
         t = check_grid(t_grid)
     else:
-        t = time_grid(proc, DEFAULT_STEPS if n_steps is None else n_steps, t_min, t_max, spacing)
+        # (the adaptive default reads only the two ends)
+        steps = 1 if adaptive else (DEFAULT_STEPS if n_steps is None else n_steps)
+        t = time_grid(proc, steps, t_min, t_max, spacing)
     x = _start(score, n, seed, x_init, proc, dim, device, dtype)
     if adaptive:
         if return_trajectory:
