@@ -370,8 +370,9 @@ def _lock_margin(score: Score, atol: float) -> float | None:
     or R = 0, where the test never fails or never passes)."""
     if not isinstance(score, EmpiricalScore) or score.tau != 0.0 or score.form != "direct":
         return None
-    train = score.train
-    spread = 2.0 * float((train - train.mean(dim=0)).norm(dim=1).max())
+    train, mean = score.train, score.train.mean(dim=0)
+    rows = max(1, score.chunk_bytes // (train.shape[1] * train.element_size()))  # no (N, d) copy
+    spread = 2.0 * max(float((part - mean).norm(dim=1).max()) for part in train.split(rows))
     if len(train) == 1 or spread == 0.0:
         return 0.0
     return math.log((len(train) - 1) * spread / (LOCK_ERROR * atol))
