@@ -33,10 +33,13 @@ def reference_in_s(
     c: float,
     t_min: float = 1e-6,
     tol: float = 1e-12,
+    t_start: float | None = None,
 ) -> np.ndarray:
-    """x(t_min) of every row of x0 = x(T), by DOP853 at rtol = atol = ``tol`` (above)."""
+    """x(t_min) of every row of x0 = x(t_start) (default T), by DOP853 at rtol = atol =
+    ``tol`` (above)."""
     n, d = x0.shape
-    s0, s1 = float(process.s_of_t(process.T)), float(process.s_of_t(t_min))
+    t_start = process.T if t_start is None else t_start
+    s0, s1 = float(process.s_of_t(t_start)), float(process.s_of_t(t_min))
 
     def rhs(s, flat):
         y = flat.reshape(n, d)
@@ -46,7 +49,7 @@ def reference_in_s(
         lam = sh2 / (sh2 + c / a**2)
         return (-lam * (y - empirical_denoiser(a * y, train, a, s2))).ravel()
 
-    y0 = x0 / float(process.alpha(process.T))
+    y0 = x0 / float(process.alpha(t_start))
     sol = solve_ivp(rhs, (s0, s1), y0.ravel(), method="DOP853", rtol=tol, atol=tol)
     if not sol.success:
         raise RuntimeError(f"DOP853 reference failed: {sol.message}")
