@@ -52,8 +52,14 @@ def bare_loop(arch: UNetConfig, steps: int, seed: int = 0) -> float:
 def full_loop(arch: UNetConfig, steps: int, folder: Path) -> tuple[float, float]:
     """(seconds of train_unet, seconds of one checkpoint save)."""
     tiny_eval = EvalConfig(n_eval=1, n_grid=1, n_steps=2, n_boot=10)
+    images = 2 * steps  # batch 2, as the bare loop
     cfg = UNetTrainConfig(
-        steps=steps, checkpoint_every=steps, eval_every=steps, evaluation=tiny_eval
+        images=images,
+        batch_size=2,
+        checkpoint_every=images,
+        eval_every=images,
+        log_every=images,
+        evaluation=tiny_eval,
     )
     ckpt = folder / f"c{arch.model_channels}.pt"
     start = time.perf_counter()

@@ -103,10 +103,8 @@ def time_training(images, arch, steps, warmup, device, cuda_graph):
 
     tiny_eval = EvalConfig(n_eval=1, n_grid=1, n_steps=2, n_boot=10)  # one, after the window
     total = warmup + steps + 1
-    cfg = UNetTrainConfig(steps=total, eval_every=total, evaluation=tiny_eval)
-    run = train_unet(
-        images, arch, cfg, device=str(device), on_step=on_step, cuda_graph=cuda_graph
-    )
+    cfg = UNetTrainConfig(images=total, eval_every=total, evaluation=tiny_eval)
+    run = train_unet(images, arch, cfg, device=str(device), on_step=on_step, cuda_graph=cuda_graph)
     return (stamps[warmup + steps] - stamps[warmup]) / steps, run
 
 
@@ -128,7 +126,10 @@ def time_evaluation(images, run, cfg: EvalConfig, device: torch.device) -> float
 def agreement(images, arch, steps, device) -> dict:
     """Loss curves and EMA weights of plain, plain again and graphed runs of ``steps`` steps."""
     cfg = UNetTrainConfig(
-        steps=steps, eval_every=steps, evaluation=EvalConfig(n_eval=1, n_grid=1, n_steps=2)
+        images=steps,
+        eval_every=steps,
+        log_every=100,
+        evaluation=EvalConfig(n_eval=1, n_grid=1, n_steps=2),
     )
     runs = {
         name: train_unet(images, arch, cfg, device=str(device), cuda_graph=graph)
@@ -139,7 +140,7 @@ def agreement(images, arch, steps, device) -> dict:
         return torch.cat([p.detach().float().reshape(-1) for p in run.ema.parameters()])
 
     ref = flat(runs["plain"])
-    out = {"loss_steps": runs["plain"].loss_steps}
+    out = {"loss_steps": runs["plain"].loss_images}
     for name, run in runs.items():
         out[f"loss_{name}"] = run.losses
         out[f"ema_rel_diff_{name}"] = float((flat(run) - ref).norm() / ref.norm())
@@ -169,11 +170,17 @@ def worker(args) -> int:
                 raise Stop
 
     big = 10**7
-    cfg = UNetTrainConfig(steps=big, eval_every=big, evaluation=EvalConfig(n_eval=1, n_grid=1))
+    cfg = UNetTrainConfig(images=big, eval_every=big, evaluation=EvalConfig(n_eval=1, n_grid=1))
     arch = architecture(s["unet"], args.worker_channels)
     try:
-        train_unet(s["images"], arch, cfg, device=str(device), on_step=on_step,
-                   cuda_graph=args.worker_graph)
+        train_unet(
+            s["images"],
+            arch,
+            cfg,
+            device=str(device),
+            on_step=on_step,
+            cuda_graph=args.worker_graph,
+        )
     except Stop:
         pass
     rate = mark["steps"] / (mark["end"] - mark["start"])
@@ -188,10 +195,22 @@ def pack(args, channels: list[int], graph: bool, tag: str) -> list[dict]:
     folder.mkdir(parents=True)
     procs = []
     for k, c in enumerate(channels):
-        cmd = [sys.executable, __file__, "--worker-channels", str(c), "--n-workers",
-               str(len(channels)), "--worker-out", str(folder / f"w{k}.json"),
-               "--window", str(args.window), "--warmup", str(args.warmup),
-               "--config", str(args.config)] + (["--worker-graph"] if graph else [])
+        cmd = [
+            sys.executable,
+            __file__,
+            "--worker-channels",
+            str(c),
+            "--n-workers",
+            str(len(channels)),
+            "--worker-out",
+            str(folder / f"w{k}.json"),
+            "--window",
+            str(args.window),
+            "--warmup",
+            str(args.warmup),
+            "--config",
+            str(args.config),
+        ] + (["--worker-graph"] if graph else [])
         if args.device:
             cmd += ["--device", args.device]
         procs.append(subprocess.Popen(cmd))
@@ -209,8 +228,16 @@ def memorization_race(args, s, channels: list[int], deadline: float) -> dict:
     folder.mkdir(parents=True)
     procs = {}
     for c in channels:
-        cmd = [sys.executable, __file__, "--race-channels", str(c), "--worker-out",
-               str(folder / f"c{c}.pt"), "--config", str(args.config)]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--race-channels",
+            str(c),
+            "--worker-out",
+            str(folder / f"c{c}.pt"),
+            "--config",
+            str(args.config),
+        ]
         if args.device:
             cmd += ["--device", args.device]
         procs[c] = subprocess.Popen(cmd)
@@ -244,8 +271,9 @@ def race_worker(args) -> int:
     cfg = dataclasses.replace(s["train"], checkpoint_every=s["train"].eval_every)
     cfg = dataclasses.replace(cfg, evaluation=s["evaluation"])
     torch.set_num_threads(2)
-    train_unet(s["images"], arch, cfg, checkpoint=args.worker_out, device=args.device,
-               cuda_graph=True)
+    train_unet(
+        s["images"], arch, cfg, checkpoint=args.worker_out, device=args.device, cuda_graph=True
+    )
     return 0
 
 
@@ -285,8 +313,13 @@ def main() -> int:
     parser.add_argument("--check-steps", type=int, default=400, help="0 skips part 2")
     parser.add_argument("--check-channels", type=int, default=16)
     parser.add_argument("--pack", type=int, nargs="*", default=[1, 2, 4, 6])
-    parser.add_argument("--pack-plain", type=int, nargs="*", default=[1, 6],
-                        help="k for the plain step (the CUDA-graph step takes --pack)")
+    parser.add_argument(
+        "--pack-plain",
+        type=int,
+        nargs="*",
+        default=[1, 6],
+        help="k for the plain step (the CUDA-graph step takes --pack)",
+    )
     parser.add_argument("--pack-channels", type=int, default=32)
     parser.add_argument("--window", type=float, default=8.0, help="seconds of the packing window")
     parser.add_argument("--deadline", type=float, default=330.0, help="seconds; ends part 5")
@@ -309,7 +342,7 @@ def main() -> int:
     un, paper, evaluation, images = s["unet"], s["train"], s["evaluation"], s["images"]
     if args.heun_steps is not None:
         evaluation = dataclasses.replace(evaluation, n_steps=args.heun_steps)
-    rounds = len(paper.eval_steps())
+    rounds = len(paper.eval_images())
     device = pick_device(args.device)
     graph_ok = device.type == "cuda"
     rep = Report(args.out)
@@ -338,38 +371,52 @@ def main() -> int:
         per_round = time_evaluation(images, run, evaluation, device)
         best = min(per_step, graph_step or per_step)
         hours = (paper.steps * best + rounds * per_round) / 3600
-        sizes[channels] = {"n_params": run.n_params, "plain": 1 / per_step,
-                           "graph": 1 / graph_step if graph_step else None,
-                           "eval_round_s": per_round, "hours": hours}
+        sizes[channels] = {
+            "n_params": run.n_params,
+            "plain": 1 / per_step,
+            "graph": 1 / graph_step if graph_step else None,
+            "eval_round_s": per_round,
+            "hours": hours,
+        }
         rep.data["sizes"] = sizes
         g = f"{1 / graph_step:.1f} | {per_step / graph_step:.2f}" if graph_step else "- | -"
-        rep.add(f"| {channels} ({run.n_params:,}) | {1 / per_step:.1f} | {g} | {per_round:.2f} | "
-                f"{hours:.2f} h |")
+        rep.add(
+            f"| {channels} ({run.n_params:,}) | {1 / per_step:.1f} | {g} | {per_round:.2f} | "
+            f"{hours:.2f} h |"
+        )
 
     if args.check_steps and graph_ok:
         try:
-            check = agreement(images, architecture(un, args.check_channels), args.check_steps,
-                              device)
+            check = agreement(
+                images, architecture(un, args.check_channels), args.check_steps, device
+            )
             rep.data["agreement"] = check
-            rep.add("", f"Plain against CUDA-graph step, model_channels {args.check_channels}, "
-                    f"{args.check_steps} steps: loss per block of 100 steps plain "
-                    f"{[round(v, 4) for v in check['loss_plain']]}, plain again "
-                    f"{[round(v, 4) for v in check['loss_plain_again']]}, graph "
-                    f"{[round(v, 4) for v in check['loss_graph']]}; final EMA weights, relative "
-                    f"L2 difference to the first plain run: plain again "
-                    f"{check['ema_rel_diff_plain_again']:.2e}, graph "
-                    f"{check['ema_rel_diff_graph']:.2e}.")
+            rep.add(
+                "",
+                f"Plain against CUDA-graph step, model_channels {args.check_channels}, "
+                f"{args.check_steps} steps: loss per block of 100 steps plain "
+                f"{[round(v, 4) for v in check['loss_plain']]}, plain again "
+                f"{[round(v, 4) for v in check['loss_plain_again']]}, graph "
+                f"{[round(v, 4) for v in check['loss_graph']]}; final EMA weights, relative "
+                f"L2 difference to the first plain run: plain again "
+                f"{check['ema_rel_diff_plain_again']:.2e}, graph "
+                f"{check['ema_rel_diff_graph']:.2e}.",
+            )
         except Exception:
             rep.data.setdefault("errors", []).append(traceback.format_exc())
             rep.add("", "agreement check failed (traceback in results.json)")
 
     modes = [True, False] if graph_ok else [False]
     if args.pack:
-        rep.add("", f"Packing: k trainings of model_channels {args.pack_channels} at once, "
-                f"separate processes, common {args.window:.0f} s window; aggregate steps/s "
-                "(and against one alone).", "",
-                "| step | " + " | ".join(f"k = {k}" for k in args.pack) + " |",
-                "|---|" + "---|" * len(args.pack))
+        rep.add(
+            "",
+            f"Packing: k trainings of model_channels {args.pack_channels} at once, "
+            f"separate processes, common {args.window:.0f} s window; aggregate steps/s "
+            "(and against one alone).",
+            "",
+            "| step | " + " | ".join(f"k = {k}" for k in args.pack) + " |",
+            "|---|" + "---|" * len(args.pack),
+        )
     packing = {}
     for graph in modes if args.pack else []:
         name = "CUDA graph" if graph else "plain"
@@ -383,8 +430,10 @@ def main() -> int:
         packing[name] = rates
         rep.data["packing"] = packing
         one = rates.get(1)
-        cells = [f"{rates[k]:.0f} ({rates[k] / one:.2f}x)" if k in rates and one else "-"
-                 for k in args.pack]
+        cells = [
+            f"{rates[k]:.0f} ({rates[k] / one:.2f}x)" if k in rates and one else "-"
+            for k in args.pack
+        ]
         rep.add(f"| {name} | " + " | ".join(cells) + " |")
 
     mix = None
@@ -395,24 +444,32 @@ def main() -> int:
             res = pack(args, family, graph, "mix")
             mix = {r["channels"]: r["rate"] for r in res}
             rep.data["mix"] = mix
-            rep.add("", "The family mixed (one training per size, at once, "
-                    f"{'CUDA graph' if graph else 'plain'} step): steps/s per size "
-                    + ", ".join(f"{c}: {mix[c]:.0f} (alone {alone_rate(sizes[c]):.0f})"
-                                for c in family) + ".")
+            rep.add(
+                "",
+                "The family mixed (one training per size, at once, "
+                f"{'CUDA graph' if graph else 'plain'} step): steps/s per size "
+                + ", ".join(f"{c}: {mix[c]:.0f} (alone {alone_rate(sizes[c]):.0f})" for c in family)
+                + ".",
+            )
         except Exception:
             rep.data.setdefault("errors", []).append(traceback.format_exc())
 
     # 4. paper-scale family K on this device: 2 data sets x the sizes
     alone_h = 2 * sum(v["hours"] for v in sizes.values())
-    lines = ["", f"Paper-scale family K ({len(sizes)} sizes x 2 data sets) on this device: one "
-             f"training after another {alone_h:.2f} h"]
+    lines = [
+        "",
+        f"Paper-scale family K ({len(sizes)} sizes x 2 data sets) on this device: one "
+        f"training after another {alone_h:.2f} h",
+    ]
     if mix:
         key = "graph" if graph_ok else "plain"
         wave = max(paper.steps / mix[c] + rounds * sizes[c]["eval_round_s"] for c in family) / 3600
         rep.data["family_hours"] = {"sequential": alone_h, "packed_mix": 2 * wave}
-        lines[-1] += (f"; the six sizes at once, two waves (N = 2, then N = 8) at the mixed "
-                      f"rates, {2 * wave:.2f} h (slowest member; evaluation rounds at their "
-                      f"alone time; alone rates: {key})")
+        lines[-1] += (
+            f"; the six sizes at once, two waves (N = 2, then N = 8) at the mixed "
+            f"rates, {2 * wave:.2f} h (slowest member; evaluation rounds at their "
+            f"alone time; alone rates: {key})"
+        )
     rep.add(*lines[:-1], lines[-1] + ".")
 
     remaining = t0 + args.deadline - time.time()
@@ -420,13 +477,19 @@ def main() -> int:
         smallest = sorted(family)[:2]
         race = memorization_race(args, s, smallest, t0 + args.deadline)
         rep.data["race"] = race
-        rep.add("", f"Paper settings, N = 2, sizes {smallest} at once (CUDA graph step) for "
-                f"{remaining:.0f} s: " + "; ".join(
-                    f"C = {c}: evaluations up to step "
-                    f"{r['evaluations'][-1]['step'] if r['evaluations'] else 0}, fractions "
-                    f"{[round(e['fraction_memorized'], 2) for e in r['evaluations']]}, first "
-                    f"step >= 0.5: {r['first_step_0.5']}, >= 0.9: {r['first_step_0.9']}"
-                    for c, r in race.items()) + ".")
+        rep.add(
+            "",
+            f"Paper settings, N = 2, sizes {smallest} at once (CUDA graph step) for "
+            f"{remaining:.0f} s: "
+            + "; ".join(
+                f"C = {c}: evaluations up to step "
+                f"{r['evaluations'][-1]['step'] if r['evaluations'] else 0}, fractions "
+                f"{[round(e['fraction_memorized'], 2) for e in r['evaluations']]}, first "
+                f"step >= 0.5: {r['first_step_0.5']}, >= 0.9: {r['first_step_0.9']}"
+                for c, r in race.items()
+            )
+            + ".",
+        )
     rep.add("", f"Total wall time of this script: {time.time() - t0:.0f} s.")
     return 0
 

@@ -122,7 +122,7 @@ def test_ci_profile_fits_the_test_cluster():
 
 def test_bare_profile_names_resolve_beside_the_snakefile(tmp_path):
     # targets before --config, which takes every KEY=VALUE after it
-    smoke = ("results/unet/n2_c4/model.pt", "--config", "preset=smoke")
+    smoke = ("results/unet/n2_c4_s0/model.pt", "--config", "preset=smoke")
     # from the repository root, and from elsewhere with -s <repo>/Snakefile
     for cwd in (REPO, tmp_path):
         out = dry_run(cwd, tmp_path / "run", *smoke)
@@ -142,7 +142,7 @@ def test_ci_profile_is_layered_on_the_slurm_profile(tmp_path):
         str(PROFILES / "slurm"),
         "--workflow-profile",
         str(PROFILES / "slurm-ci"),
-        "results/unet/n2_c4/model.pt",
+        "results/unet/n2_c4_s0/model.pt",
         "results/dynamics/convergence.csv",
         "--config",
         "preset=smoke",

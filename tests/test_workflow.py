@@ -50,6 +50,7 @@ TABLES = [
     "results/neural/score_vs_time.csv",
     "results/unet/memorization.csv",
     "results/claims.csv",
+    "results/comparison.csv",
 ]
 MEMORIZATION_COLUMNS = [
     "process",
@@ -198,20 +199,29 @@ def test_unet_table_has_every_model_and_evaluation(smoke_run):
         "model_channels",
         "resolution",
         "n_params",
+        "seed",
+        "images",
+        "epoch",
         "step",
         "fraction_memorized",
         "ci_low",
         "ci_high",
         "mean_nearest_distance",
+        "sq_distance_mean",
+        "sq_distance_max",
     ]
     assert sorted(table["model_channels"].unique()) == smoke["model_channels"]
     assert table["resolution"].eq(smoke["resolution"]).all()
     assert dict(table.groupby("dataset")["n_train"].first()) == {
         name: len(sq) for name, sq in config["unet"]["datasets"].items()
     }
-    every, steps = smoke["train"]["eval_every"], smoke["train"]["steps"]
-    for _, rows in table.groupby(["dataset", "model_channels"]):
-        assert rows["step"].tolist() == list(range(every, steps + 1, every))
+    every, images = smoke["train"]["eval_every"], smoke["train"]["images"]
+    for (name, _), rows in table.groupby(["dataset", "model_channels"]):  # seeds 0, 1, ...
+        assert sorted(rows["seed"].unique()) == list(range(smoke["seeds"][name]))
+        for _, run in rows.groupby("seed"):
+            assert run["images"].tolist() == list(range(every, images + 1, every))
+            assert (run["epoch"] * run["n_train"]).tolist() == run["images"].tolist()
+    assert smoke["seeds"]["n2"] >= 2  # the smoke preset runs the seeds' code paths
     assert (
         (table["ci_low"] <= table["fraction_memorized"])
         & (table["fraction_memorized"] <= table["ci_high"])
@@ -238,10 +248,10 @@ def test_report_holds_every_figure_and_the_claims(smoke_base, smoke_run):
     page = (smoke_run / "report.html").read_text()
     for name in FIGURES:
         assert f"{name}.png" in page, name
-    assert "claims.html" in page
+    assert "claims.html" in page and "comparison.html" in page
     for caption in (REPO / "workflow/report").glob("*.rst"):
-        assert caption.stem in {"workflow", "claims", "dynamics", "regularized_samples",
-                                "memorization_curve", *FIGURES}, caption  # fmt: skip
+        assert caption.stem in {"workflow", "claims", "comparison", "dynamics",
+                                "regularized_samples", "memorization_curve", *FIGURES}, caption  # fmt: skip
 
 
 @pytest.mark.skipif(shutil.which("latexmk") is None, reason="latexmk (TeX Live) not installed")
@@ -290,7 +300,14 @@ def test_paper_is_built_with_every_figure(smoke_run):
         ({"unet": {"model_channels": [2, 8]}}, "model_channels", "an integer >= 4"),
         ({"unet": {"train": {"eval_every": 10**6}}}, "unet.train.eval_every", "at most"),
         ({"unet": {"device": "tpu"}}, "device", "'auto', 'cpu', 'cuda'"),
-        ({"unet": {"train": {"steps": 1550}}}, "unet.train.steps", "a multiple of"),  # issue 14, 7
+        (
+            {"unet": {"train": {"images": 1550}}},
+            "unet.train.images",
+            "a multiple of",
+        ),  # issue 14, 7
+        ({"unet": {"seeds": {"n3": 2}}}, "unet.seeds", "a count of seeds for each key"),
+        ({"unet": {"train": {"batch_size": 4}}}, "unet.train.batch_size", "a divisor of"),
+        ({"unet": {"train": {"precision": "fp16"}}}, "precision", "'float32', 'bfloat16'"),
         # issue 14, 1: checked after the preset is merged (the user's file beats the preset)
         ({"preset": "smoke", "regularization": {"n_samples": 0}}, "n_samples", ">= 1"),
         ({"presets": {"mine": {"dynamics": {"n_steps": -5}}}, "preset": "mine"}, "n_steps", ">= 1"),
@@ -329,9 +346,16 @@ def test_restating_the_settings_plans_no_job(smoke_base, tmp_path):
     effective = mc.build(base, [], parse_config(["preset=smoke"]))
     again = tmp_path / "again.yaml"
     again.write_text(yaml.safe_dump(restated(effective), sort_keys=False))
-    out = snakemake(smoke_base, "-n", "--configfile", str(again), "--config", "preset=smoke",
-                    f"dynamics__t_min={effective['dynamics']['t_min']}",
-                    "unet={train: {seed: 0}}")
+    out = snakemake(
+        smoke_base,
+        "-n",
+        "--configfile",
+        str(again),
+        "--config",
+        "preset=smoke",
+        f"dynamics__t_min={effective['dynamics']['t_min']}",
+        "unet={train: {seed: 0}}",
+    )
     assert "Nothing to be done" in out.stdout + out.stderr, (out.stdout + out.stderr)[-3000:]
 
 
@@ -345,8 +369,9 @@ def test_corrupt_intermediates_are_caught_and_rebuilt(smoke_base, smoke_run):
     part.write_bytes(part.read_bytes()[:-60])
     samples.write_bytes(samples.read_bytes()[:-60])
     targets = ("results/regularization/tikhonov.csv", "figures/tikhonov_samples.pdf")
-    failed = snakemake(smoke_base, *targets, "--keep-going", "--config", "preset=smoke",
-                       check=False)
+    failed = snakemake(
+        smoke_base, *targets, "--keep-going", "--config", "preset=smoke", check=False
+    )
     message = failed.stdout + failed.stderr
     assert failed.returncode != 0
     assert f"{part} is corrupt" in message and f"{samples} is corrupt" in message, message[-3000:]
@@ -382,7 +407,9 @@ def test_unet_captions_state_the_scale_of_their_run(caption, preset):
     text = (REPO / "workflow/report" / f"{caption}.rst").read_text()
     rendered = jinja2.Template(text).render(snakemake=types.SimpleNamespace(config=config))
     un = config["unet"]
-    scale = f"{un['resolution']}x{un['resolution']} pixels,\n{un['train']['steps']} training steps"
+    scale = (
+        f"{un['resolution']}x{un['resolution']} pixels,\n{un['train']['images']} training images"
+    )
     assert scale in rendered and f"preset ``{preset}``" in rendered
     assert "--config preset=paper" in rendered
 

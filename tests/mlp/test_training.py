@@ -3,6 +3,7 @@ exact resume after a kill, refusal of foreign checkpoints, a corrupt one set asi
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -16,6 +17,7 @@ import numpy as np
 import pytest
 import torch
 
+from memreg import checkpoint
 from memreg.checkpoint import CheckpointError
 from memreg.closed_form.process import make_process
 from memreg.data import authors_points
@@ -212,3 +214,61 @@ def test_foreign_checkpoint_is_refused_and_a_corrupt_one_set_aside(tmp_path, cap
     for a, b in zip(resumed.group.parameters(), whole.group.parameters()):
         assert torch.equal(a, b)
     np.testing.assert_array_equal(resumed.losses, whole.losses)
+
+
+def _no_flush(monkeypatch) -> None:
+    """Train with the CPU's subnormal mode left as it is (off in the tests)."""
+    monkeypatch.setattr("memreg.mlp.training.flush_subnormals", contextlib.nullcontext)
+
+
+def test_flushing_subnormals_leaves_a_short_training_unchanged(monkeypatch):
+    specs = [ModelSpec(seed=0), ModelSpec(seed=1, parameterization="singular", c=1e-2)]
+    cfg = TrainConfig(iterations=200, log_every=50, save_every=100, snapshots=(100,))
+    flushed = train(MLPGroup(Architecture(width=16), specs), VP, DATA, cfg)
+    _no_flush(monkeypatch)
+    kept = train(MLPGroup(Architecture(width=16), specs), VP, DATA, cfg)
+    for a, b in zip(flushed.group.parameters(), kept.group.parameters()):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-30)
+    for a, b in zip(flushed.snapshots[100], kept.snapshots[100]):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-30)
+    np.testing.assert_allclose(flushed.losses, kept.losses, rtol=0, atol=1e-30)
+
+
+def test_flushing_subnormal_adam_moments_moves_weights_only_negligibly(tmp_path, monkeypatch):
+    """A state whose Adam moments of a dead unit (no gradient, ever) are subnormal, trained
+    10 steps with and without flushing: only that unit's outgoing weights differ, by no more
+    than Adam's division by eps can make of a subnormal first moment m, lr * |m| / eps per
+    step (|m| < 2**-126; about 1.2e-33 per step here)."""
+    arch, specs = Architecture(width=16), [ModelSpec(seed=3), ModelSpec(seed=4, c=1e-2)]
+    cfg = TrainConfig(iterations=20, log_every=10, save_every=10)
+    train(MLPGroup(arch, specs), VP, DATA, cfg, state_path=tmp_path / "run.pt")
+    state = load_state(tmp_path / "run.pt.prev")  # the state at step 10
+    assert state["step"] == 10
+    dead, n_layers = 5, len(MLPGroup(arch, specs).weights)
+    state["group"]["biases.0"][..., dead] = -1e4  # hidden unit `dead` of layer 1 never fires
+    state["group"]["weights.1"][:, dead, :] = 0.0  # its outgoing weights: gradient 0
+    moments = state["optimizer"]["state"]
+    for key in ("exp_avg", "exp_avg_sq"):
+        moments[1][key][:, dead, :] = 1e-39  # subnormal (written with the mode off)
+        moments[n_layers][key][..., dead] = 1e-39  # its bias
+    assert 0 < moments[1]["exp_avg"][0, dead, 0].item() < torch.finfo(torch.float32).tiny
+    checkpoint.save(tmp_path / "flushed.pt", state)
+    checkpoint.save(tmp_path / "kept.pt", state)
+    flushed = train(MLPGroup(arch, specs), VP, DATA, cfg, state_path=tmp_path / "flushed.pt")
+    _no_flush(monkeypatch)
+    kept = train(MLPGroup(arch, specs), VP, DATA, cfg, state_path=tmp_path / "kept.pt")
+    w_flushed = load_state(tmp_path / "flushed.pt")["group"]
+    w_kept = load_state(tmp_path / "kept.pt")["group"]
+    bound = 10 * cfg.lr * 2.0**-126 / 1e-8 / (1 - 0.9**11)  # 10 steps, Adam's eps, bias corr.
+    for name in w_flushed:
+        if not name.startswith(("weights.", "biases.")):
+            assert torch.equal(w_flushed[name], w_kept[name]), name
+            continue
+        diff = (w_flushed[name] - w_kept[name]).abs()
+        if name == "weights.1":
+            assert w_flushed[name][:, dead, :].abs().max() == 0  # flushed: the moments read 0
+            assert 0 < diff[:, dead, :].max() <= bound, diff[:, dead, :].max()
+            diff[:, dead, :] = 0
+        assert diff.max() == 0, name  # everything else: bit for bit
+    for a, b in zip(flushed.group.parameters(), kept.group.parameters()):  # the EMA weights
+        torch.testing.assert_close(a, b, rtol=0, atol=bound)

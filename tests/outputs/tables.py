@@ -5,6 +5,28 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from memreg.outputs.comparison import compare
+
+# Authors' values (the columns of memreg.outputs.comparison's authors_values.csv) for the
+# synthetic tables: F at c = 1e-3 inside our interval, at c = 1e-5 outside it, at c = 1e-4
+# not computed; I at one snapshot of the singular network.
+SYNTHETIC_AUTHORS = pd.DataFrame(
+    {
+        "family": ["F", "F", "F", "I"],
+        "quantity": ["fraction_matched"] * 4,
+        "parameter": [
+            "process=ve;c=1e-3;delta=1e-2",
+            "process=ve;c=1e-5;delta=1e-2",
+            "process=ve;c=1e-4;delta=1e-2",
+            "parameterization=singular;iteration=400;delta=1e-1",
+        ],
+        "value": [0.505, 0.9, 0.4, 0.3],
+        "approximate": [True, True, True, False],
+        "source": ["a.ipynb @ 0000000, cell 1; read from a plot"] * 3
+        + ["b.ipynb @ 0000000, cell 2; printed"],
+    }
+)
+
 
 def synthetic_tables(rng: np.random.Generator) -> dict[str, pd.DataFrame]:
     """Small tables with the workflow's columns, rows in shuffled order."""
@@ -81,22 +103,49 @@ def synthetic_tables(rng: np.random.Generator) -> dict[str, pd.DataFrame]:
                     )
         return shuffled(pd.DataFrame(rows))
 
-    unet = shuffled(
-        pd.DataFrame(
-            {
-                "dataset": ["n2"] * 4 + ["n8"] * 2,
-                "n_train": [2] * 4 + [8] * 2,
-                "model_channels": [4, 4, 8, 8, 4, 8],
-                "n_params": [57017, 57017, 222705, 222705, 57017, 222705],
-                "resolution": 32,
-                "step": [100, 200, 100, 200, 200, 200],
-                "fraction_memorized": [0.0, 0.25, 0.5, 1.0, 0.3, 0.4],
-                "ci_low": 0.0,
-                "ci_high": 1.0,
-                "mean_nearest_distance": 0.2,
-            }
-        )
-    )
+    # family K: per data set, size and seed, the fraction memorized at images 200, 400, 600,
+    # 800 (batch 2: steps 100-400; epochs images / N) and the authors' distance at the last
+    # evaluation (earlier ones 4, 3, 2 times it); 3 seeds per size on n2, 2 and 1 on n8
+    unet_runs = {
+        ("n2", 2): {
+            4: {0: ([0.0, 0.2, 0.6, 0.9], 2.0), 1: ([0.0, 0.5, 0.8, 1.0], 1.0),
+                2: ([0.1, 0.3, 0.5, 0.8], 3.0)},
+            8: {0: ([0.5, 1.0, 1.0, 1.0], 0.5), 1: ([0.2, 0.9, 1.0, 1.0], 0.25),
+                2: ([0.6, 0.9, 0.95, 0.95], 1.0)},
+        },
+        ("n8", 8): {
+            4: {0: ([0.0, 0.0, 0.1, 0.3], 8.0), 1: ([0.0, 0.1, 0.2, 0.6], 4.0)},
+            8: {0: ([0.1, 0.6, 0.7, 0.7], 3.0)},
+        },
+    }  # fmt: skip
+    n_params = {4: 57017, 8: 222705}
+    rows = []
+    for (name, n_train), sizes in unet_runs.items():
+        for c, seeds in sizes.items():
+            for seed, (fracs, last_distance) in seeds.items():
+                for k, frac in enumerate(fracs):
+                    images = 200 * (k + 1)
+                    distance = last_distance * (len(fracs) - k)
+                    rows.append(
+                        {
+                            "dataset": name,
+                            "n_train": n_train,
+                            "resolution": 32,
+                            "model_channels": c,
+                            "n_params": n_params[c],
+                            "seed": seed,
+                            "images": images,
+                            "epoch": images / n_train,
+                            "step": images // 2,
+                            "fraction_memorized": frac,
+                            "ci_low": 0.0,
+                            "ci_high": 1.0,
+                            "mean_nearest_distance": 0.2,
+                            "sq_distance_mean": distance,
+                            "sq_distance_max": 2 * distance,
+                        }
+                    )
+    unet = shuffled(pd.DataFrame(rows))
     # the data set with the fewest images is the one cited, wherever it is in the table
     unet = pd.concat([unet[unet["dataset"] == "n8"], unet[unet["dataset"] == "n2"]])
     claims = pd.DataFrame(
@@ -110,14 +159,19 @@ def synthetic_tables(rng: np.random.Generator) -> dict[str, pd.DataFrame]:
             "holds": [True, False, True],
         }
     )
+    # drawn in this order (each shuffle draws from rng)
+    nn_tikhonov = neural("c", [0.0, 1e-2, 1e-1], [300, 600])
+    early = neural("parameterization", ["nonsingular", "singular"], [200, 400])
+    width = neural("width", [16, 64], [200, 400])
     return {
         "convergence": shuffled(conv),
         "boundaries": shuffled(bnd),
         "tikhonov": tik,
         "consistency": con,
-        "nn_tikhonov": neural("c", [0.0, 1e-2, 1e-1], [300, 600]),
-        "early_stopping": neural("parameterization", ["nonsingular", "singular"], [200, 400]),
-        "width": neural("width", [16, 64], [200, 400]),
+        "nn_tikhonov": nn_tikhonov,
+        "early_stopping": early,
+        "width": width,
         "unet": unet,
         "claims": claims,
+        "comparison": compare({"tikhonov": tik, "early_stopping": early}, SYNTHETIC_AUTHORS),
     }

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import jinja2
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from PIL import Image
@@ -139,3 +140,102 @@ def test_every_caption_renders_from_params_and_config_without_wildcards():
         for caption in sorted((REPO / "workflow" / "report").glob("*.rst")):
             if caption.stem != "workflow":
                 env.from_string(caption.read_text()).render(snakemake=job)
+
+
+def test_unet_memorization_draws_medians_over_seeds_against_epochs(tmp_path, monkeypatch):
+    """From the synthetic table (tests/outputs/tables.py): one column per data set by
+    increasing N, the median over seeds with a min-max band, fraction on top and the
+    authors' distance (log axis) below; the files are written."""
+    from tests.outputs.tables import synthetic_tables
+
+    table = synthetic_tables(np.random.default_rng(1))["unet"]
+    plots.unet_memorization(table, tmp_path / "unet_memorization.pdf", "SCALE NOTE")
+    assert (tmp_path / "unet_memorization.pdf").is_file()
+    assert (tmp_path / "unet_memorization.png").is_file()
+    figs = []
+    monkeypatch.setattr(plots, "save", lambda fig, *args, **kwargs: figs.append(fig))
+    plots.unet_memorization(table, "unused", "SCALE NOTE")
+    (fig,) = figs
+    axes = np.array(fig.axes).reshape(2, 2)
+    assert fig._suptitle.get_text() == "SCALE NOTE"
+    assert [ax.get_title() for ax in axes[0]] == ["N = 2 (n2), 3 seeds", "N = 8 (n8), 1-2 seeds"]
+    assert all(ax.get_xlabel() == "epochs" for ax in axes.flat)
+    assert [ax.get_yscale() for ax in axes[1]] == ["log", "log"]
+    labels = [t.get_text() for t in axes[0, 0].get_legend().get_texts()]
+    assert labels == ["57,017 params", "222,705 params"]
+    # n2, C4: seeds at 200, 400, 600, 800 images (epochs 100-400) memorize 0.0 0.2 0.6 0.9,
+    # 0.0 0.5 0.8 1.0 and 0.1 0.3 0.5 0.8; their distances are 8 6 4 2, 4 3 2 1, 12 9 6 3
+    frac, dist = axes[0, 0].get_lines()[0], axes[1, 0].get_lines()[0]
+    np.testing.assert_allclose(frac.get_xdata(), [100, 200, 300, 400])
+    np.testing.assert_allclose(frac.get_ydata(), [0.0, 0.3, 0.6, 0.9])
+    np.testing.assert_allclose(dist.get_ydata(), [8, 6, 4, 2])
+    # n8, C4: two seeds, epochs 25-100; the band spans 0.0 0.1 0.2 0.6 to 0.0 0.0 0.1 0.3
+    n8 = axes[0, 1].get_lines()[0]
+    np.testing.assert_allclose(n8.get_xdata(), [25, 50, 75, 100])
+    np.testing.assert_allclose(n8.get_ydata(), [0.0, 0.05, 0.15, 0.45])
+    band = axes[0, 1].collections[0].get_paths()[0].vertices
+    assert {tuple(v) for v in band} >= {(100.0, 0.3), (100.0, 0.6), (50.0, 0.0), (50.0, 0.1)}
+
+
+def _drawn(monkeypatch, draw) -> list:
+    figs: list = []
+    monkeypatch.setattr(plots, "save", lambda fig, *args, **kwargs: figs.append(fig))
+    draw()
+    return figs
+
+
+def _authors_crosses(ax) -> np.ndarray:
+    """The offsets of the authors' markers (the scatter labelled "authors")."""
+    (points,) = [c for c in ax.collections if c.get_label() == plots.AUTHORS_LABEL]
+    return np.asarray(points.get_offsets())
+
+
+def test_nn_memorization_draws_the_authors_values_on_the_matching_curves(monkeypatch):
+    """Synthetic H table (c 0, 1e-2, 1e-1 at x = 0, 1, 2; last iteration 600): the authors'
+    values at c = 1e-2 and (as 0.1 * (1 + 1e-12)) 1e-1 are drawn; one at another iteration,
+    one at a c and one at a delta this run lacks are not."""
+    from memreg.outputs.comparison import authors_table
+    from tests.outputs.tables import synthetic_tables
+
+    table = synthetic_tables(np.random.default_rng(2))["nn_tikhonov"]
+    authors = pd.DataFrame(
+        {
+            "c": [1e-2, 0.1 * (1 + 1e-12), 1e-2, 1e-3, 1e-2],
+            "delta": [0.1, 0.5, 0.1, 0.1, 0.05],
+            "iteration": [600.0, 600.0, 300.0, 600.0, 600.0],
+            "authors": [0.3, 0.9, 0.2, 0.4, 0.5],
+        }
+    )
+    (fig,) = _drawn(monkeypatch, lambda: plots.nn_memorization(table, "unused", authors))
+    (ax,) = fig.axes
+    np.testing.assert_allclose(_authors_crosses(ax), [[1.0, 0.3], [2.0, 0.9]])
+    assert plots.AUTHORS_LABEL in [t.get_text() for t in ax.get_legend().get_texts()]
+    # without the authors' values, or with none on the curves (the package's, at 500,000
+    # iterations), no marker and no legend entry
+    for theirs in (None, authors_table("H")):
+        (fig,) = _drawn(monkeypatch, lambda a=theirs: plots.nn_memorization(table, "x", a))
+        (ax,) = fig.axes
+        assert not [c for c in ax.collections if c.get_label() == plots.AUTHORS_LABEL]
+        assert plots.AUTHORS_LABEL not in [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def test_nn_early_stopping_draws_the_authors_values_on_the_matching_curves(monkeypatch, tmp_path):
+    """Synthetic I table (iterations 200, 400; deltas 0.01, 0.1, 0.5): the authors' values of
+    the singular network at 400 and the nonsingular one at 200 are drawn at their iteration;
+    one at iteration 10,000 and one of an unknown parameterization are not."""
+    from tests.outputs.tables import synthetic_tables
+
+    table = synthetic_tables(np.random.default_rng(2))["early_stopping"]
+    authors = pd.DataFrame(
+        {
+            "parameterization": ["singular", "nonsingular", "singular", "other"],
+            "iteration": [400.0, 200.0, 10000.0, 400.0],
+            "delta": [0.1, 0.01, 0.1, 0.1],
+            "authors": [0.3, 0.05, 0.5, 0.6],
+        }
+    )
+    (fig,) = _drawn(monkeypatch, lambda: plots.nn_early_stopping(table, "unused", authors))
+    np.testing.assert_allclose(_authors_crosses(fig.axes[0]), [[400.0, 0.3], [200.0, 0.05]])
+    monkeypatch.undo()
+    plots.nn_early_stopping(table, tmp_path / "nn_early_stopping.pdf", authors)
+    assert (tmp_path / "nn_early_stopping.png").is_file()

@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 
 from memreg.outputs import paper
+from memreg.unet.scale import table_scale_label
 from tests.outputs.tables import synthetic_tables
 
 REPO = Path(__file__).resolve().parents[2]
@@ -27,6 +28,8 @@ SNAKEMAKE = shutil.which("snakemake") or str(Path(sys.executable).parent / "snak
 VALUE_PREFIXES = ("Rate", "Conv", "Boundary", "Tikhonov", "Consistency", "NN", "Early",
                   "Width", "Unet", "Claims", "Gu")  # fmt: skip
 TOL, DELTA = 1e-6, 0.1  # config boundaries.tol and paper.nn_delta
+WINDOW, LEVEL = 0.1, 0.5  # config claims.unet_final_window and claims.unet_level
+UNET = (WINDOW, LEVEL)
 
 
 def tex_source() -> str:
@@ -111,7 +114,7 @@ def tables() -> dict[str, pd.DataFrame]:
 
 
 def test_values_pick_by_min_and_max_of_the_sweeps(tables):
-    v = paper.values_dict(tables, boundary_tol=1e-6, delta=0.1)
+    v = paper.values_dict(tables, 1e-6, 0.1, WINDOW, LEVEL)
     # D: medians over the trajectories that reach a training point only
     assert v["RateVeTalk"] == "0.950" and v["RateVp"] == "1.200"
     assert "RateVe" not in v  # processes come from the table, not from a fixed list
@@ -135,39 +138,113 @@ def test_values_pick_by_min_and_max_of_the_sweeps(tables):
     # J: smallest and largest width at the final iteration
     assert (v["WidthMin"], v["WidthMax"]) == ("16", "64")
     assert (v["WidthFracMin"], v["WidthFracMax"]) == ("0.140", "0.240")
-    # K: the first data set, final step per model size, by increasing size
-    assert v["UnetDataset"] == "n2" and v["UnetSteps"] == "200" and v["UnetSizes"] == "2"
-    assert (v["UnetFinalMin"], v["UnetFinalMax"]) == ("0.250", "1.000")
-    assert v["UnetFinalList"] == ("0.250 (57{,}017 parameters), 1.000 (222{,}705 parameters)")
+    # K: the data set with the fewest images (n2, listed second), 3 seeds per size, 4
+    # evaluations (window: the last ceil(0.4) = 1): C4 ends at 0.9, 1.0, 0.8 (median 0.9),
+    # C8 at 1.0, 1.0, 0.95 (median 1.0); last evaluation at 800 images = 400 epochs = 400 steps
+    assert v["UnetDataset"] == "n2" and v["UnetNTrain"] == "2" and v["UnetSizes"] == "2"
+    assert (v["UnetSteps"], v["UnetEpochs"], v["UnetImages"]) == ("400", "400", "800")
+    assert (v["UnetFinalMin"], v["UnetFinalMax"]) == ("0.900", "1.000")
+    assert v["UnetFinalList"] == ("0.900 (57{,}017 parameters), 1.000 (222{,}705 parameters)")
+    assert v["UnetSeeds"] == "3 seeds on $N = 2$ and 1--2 on $N = 8$"
+    assert (v["UnetWindow"], v["UnetLevel"]) == ("10\\%", "0.5")
     # the run's scale reaches the manuscript, from the table (not from the config)
-    assert v["UnetScale"] == "32x32, 200 steps, model\\_channels 4-8"
+    assert v["UnetScale"] == paper.escape(table_scale_label(tables["unet"]))
+    assert v["UnetScale"].startswith("32x32, 800 images per training")
     assert v["UnetResolution"] == "32" and "preset=paper" in v["UnetPaperScaleHint"]
     assert (v["ClaimsTotal"], v["ClaimsHolding"]) == ("3", "2")
     assert v["GuRatio"] == "1/3"
 
 
 def test_values_macros_are_newcommands_with_letter_names(tables):
-    text = paper.values_macros(tables, TOL, DELTA)
+    text = paper.values_macros(tables, TOL, DELTA, *UNET)
     lines = [line for line in text.splitlines() if not line.startswith("%")]
     names = [re.fullmatch(r"\\newcommand\{\\([A-Za-z]+)\}\{.*\}", line).group(1) for line in lines]
-    assert names == sorted(paper.values_dict(tables, TOL, DELTA))
+    assert names == sorted(paper.values_dict(tables, TOL, DELTA, *UNET))
 
 
 def test_values_macros_refuses_missing_or_empty_tables(tables):
     with pytest.raises(KeyError, match="claims"):
-        paper.values_macros({k: t for k, t in tables.items() if k != "claims"}, TOL, DELTA)
+        paper.values_macros({k: t for k, t in tables.items() if k != "claims"}, TOL, DELTA, *UNET)
     with pytest.raises(ValueError, match="empty"):
-        paper.values_macros({**tables, "tikhonov": tables["tikhonov"].iloc[:0]}, TOL, DELTA)
+        paper.values_macros({**tables, "tikhonov": tables["tikhonov"].iloc[:0]}, TOL, DELTA, *UNET)
 
 
 def test_tables_tex_makes_every_table(tables):
-    texts = paper.tables_tex(tables, TOL)
+    texts = paper.tables_tex(tables, TOL, *UNET)
     assert list(texts) == paper.TABLE_NAMES
-    for text in texts.values():
-        assert text.startswith("\\begin{tabular}") and "\\bottomrule" in text
+    for name, text in texts.items():
+        # the comparison is a float per family, each with its caption (test below)
+        start = "\\begin{table}" if name == "comparison" else "\\begin{tabular}"
+        assert text.startswith(start) and "\\bottomrule" in text, name
     assert r"\texttt{ve\_talk}" in texts["convergence"]
     assert r"$\delta=0.1$" in texts["nn_tikhonov"]
     assert r"x\_1 $\leq$ 2" in texts["claims"] and r"50\% ok" in texts["claims"]
+
+
+def test_unet_table_gives_medians_over_seeds_per_data_set_and_size(tables):
+    """By hand from tests/outputs/tables.py: per size the seeds, the median and range of
+    the final fractions, the median first epoch >= 0.5 and the median last distance."""
+    body = paper.unet_table(tables["unet"], WINDOW, LEVEL).splitlines()
+    assert body[2] == (
+        r"data set & $N$ & parameters & seeds & memorized & min--max & epochs to 0.5 & "
+        r"squared distance \\"
+    )
+    assert body[4:8] == [
+        # C4 on n2: first epochs 300, 200, 300; last distances 2, 1, 3
+        r"\texttt{n2} & 2 & 57{,}017 & 3 & 0.90 & 0.80--1.00 & 300 & $2$ \\",
+        # C8 on n2: first epochs 100, 200, 100; last distances 0.5, 0.25, 1
+        r"\texttt{n2} & 2 & 222{,}705 & 3 & 1.00 & 0.95--1.00 & 100 & $0.5$ \\",
+        # C4 on n8, two seeds: finals 0.3, 0.6; first epochs never, 100 (median: never);
+        # last distances 8 and 4
+        r"\texttt{n8} & 8 & 57{,}017 & 2 & 0.45 & 0.30--0.60 & never & $6$ \\",
+        # C8 on n8, one seed: first at 400 images = 50 epochs
+        r"\texttt{n8} & 8 & 222{,}705 & 1 & 0.70 & 0.70--0.70 & 50 & $3$ \\",
+    ]
+
+
+def test_comparison_table_sets_the_authors_values_beside_ours(tables):
+    """From tests/outputs/tables.py: F at c = 1e-3 (authors 0.505 from a plot; ours 0.500,
+    0.490--0.510), c = 1e-5 (0.9; ours 0.980, outside), c = 1e-4 (not computed), and I
+    (printed 0.3; ours 0.240 in 0--1): one float per family."""
+    tex = paper.comparison_table(tables["comparison"])
+    assert tex.count("\\begin{table}") == 2 and tex.count("\\end{table}") == 2
+    assert "\\label{tab:authors-F}" in tex and "\\label{tab:authors-I}" in tex
+    assert "\\small" in tex and "family F:" in tex and "family I:" in tex
+    assert r" & quantity & parameter & authors & ours [95\% interval] & inside \\" in tex
+    rows = [line for line in tex.splitlines() if line.startswith(("F &", "I &"))]
+    assert rows == [
+        r"F & fraction\_matched & \texttt{ve}, $c=10^{-3}$, $\delta=0.01$ & $\approx$0.505 & "
+        r"0.500 [0.490, 0.510] & yes \\",
+        r"F & fraction\_matched & \texttt{ve}, $c=10^{-5}$, $\delta=0.01$ & $\approx$0.900 & "
+        r"0.980 [0.970, 0.990] & \textbf{no} \\",
+        r"F & fraction\_matched & \texttt{ve}, $c=10^{-4}$, $\delta=0.01$ & $\approx$0.400 & "
+        r"-- & -- \\",
+        r"I & fraction\_matched & singular, 400 it., $\delta=0.1$ & 0.300 & "
+        r"0.240 [0.000, 1.000] & yes \\",
+    ]
+
+
+def test_comparison_table_splits_a_long_family_into_parts():
+    """The package's 80 values of family I: two floats of 40 rows."""
+    from memreg.outputs import comparison
+
+    authors = comparison.load_authors_values()
+    comp = comparison.compare(synthetic_tables(np.random.default_rng(0)), authors)
+    tex = paper.comparison_table(comp[comp["family"] == "I"])
+    assert (authors["family"] == "I").sum() == 2 * paper.COMPARISON_ROWS
+    assert "\\label{tab:authors-I-1}" in tex and "\\label{tab:authors-I-2}" in tex
+    assert "part 2 of 2" in tex
+    assert len([line for line in tex.splitlines() if line.startswith("I &")]) == 80
+
+
+def test_parameter_tex():
+    assert paper.parameter_tex("tau=3.1622776601683794e-1;delta=1e-2") == (
+        r"$\tau=0.316$, $\delta=0.01$"
+    )
+    assert paper.parameter_tex("c=1e-4;delta=5e-1;iteration=500000") == (
+        r"$c=10^{-4}$, $\delta=0.5$, 500{,}000 it."
+    )
+    assert paper.parameter_tex("width=256;n_samples=1000") == r"width=256, n\_samples=1000"
 
 
 # ----------------------------------------------------------------------------- main.tex
@@ -176,13 +253,26 @@ def test_tables_tex_makes_every_table(tables):
 def test_main_tex_cites_only_generated_values_and_tables(tables):
     src = tex_source()
     used = {m for m in re.findall(r"\\([A-Za-z]+)", src) if m.startswith(VALUE_PREFIXES)}
-    defined = set(paper.values_dict(tables, TOL, DELTA)) | {"RateVe"}  # RateVe: the ve process
+    # RateVe: the ve process
+    defined = set(paper.values_dict(tables, TOL, DELTA, *UNET)) | {"RateVe"}
     assert used <= defined, f"main.tex uses undefined value macros {used - defined}"
     inputs = re.findall(r"\\input\{\.\./generated/tables/([^}]+)\}", src)
     assert sorted(inputs) == sorted(paper.TABLE_NAMES)
-    for section in ("Setting", "What this reproduction confirms"):
+    for section in (
+        "Setting",
+        "Comparison with the authors' numbers",
+        "What this reproduction confirms",
+    ):
         assert f"\\section{{{section}}}" in src
     assert "\\input{../generated/values}" in src
+
+
+def test_main_tex_says_the_paper_scale_hint_once(tables):
+    """The hint macro begins with "the paper's scale:"; the prose must not repeat it."""
+    hint = paper.values_dict(tables, TOL, DELTA, *UNET)["UnetPaperScaleHint"]
+    assert hint.startswith("the paper's scale:")
+    for line in re.finditer(r"[^.]*\\UnetPaperScaleHint\{\}", tex_source()):
+        assert "scale" not in line[0].replace("\\UnetPaperScaleHint{}", ""), line[0]
 
 
 def test_main_tex_includes_every_registered_figure(tmp_path):
@@ -214,9 +304,9 @@ def test_main_tex_compiles_with_generated_parts(tables, tmp_path):
         plt.close(fig)
     gen = tmp_path / "paper" / "generated"
     (gen / "tables").mkdir(parents=True)
-    values = paper.values_macros(tables, TOL, DELTA) + "\\newcommand{\\RateVe}{1.000}\n"
+    values = paper.values_macros(tables, TOL, DELTA, *UNET) + "\\newcommand{\\RateVe}{1.000}\n"
     (gen / "values.tex").write_text(values)
-    for name, text in paper.tables_tex(tables, TOL).items():
+    for name, text in paper.tables_tex(tables, TOL, *UNET).items():
         (gen / "tables" / f"{name}.tex").write_text(text)
     build = tmp_path / "paper" / "build"
     build.mkdir()

@@ -156,50 +156,113 @@ def test_neural_ends_at_the_last_iteration_and_the_cited_delta():
     assert ends["nonsingular"] == pytest.approx((0.2, 0.3))
 
 
-def unet_table() -> pd.DataFrame:
+def unet_runs(runs: dict) -> pd.DataFrame:
+    """A memorization table from {(dataset, N, C, seed): fractions at images 200, 400, ...},
+    its rows in reverse order (the functions must sort by images)."""
     rows = []
-    for name, n_train, curves in (
-        ("n8", 8, {4: [0.0, 0.1, 0.6], 8: [0.0, 0.6, 0.7]}),
-        ("n2", 2, {4: [0.2, 0.6, 1.0], 8: [0.7, 1.0, 1.0], 16: [1.0, 1.0, 1.0]}),
-    ):
-        for c, fracs in curves.items():
-            for step, frac in zip((300, 100, 200), [fracs[2], fracs[0], fracs[1]]):
-                rows.append(
-                    {
-                        "dataset": name,
-                        "n_train": n_train,
-                        "model_channels": c,
-                        "n_params": 10 * c * c,
-                        "step": step,
-                        "fraction_memorized": frac,
-                    }
-                )
-    return pd.DataFrame(rows)
+    for (name, n_train, c, seed), fracs in runs.items():
+        for k, frac in enumerate(fracs):
+            images = 200 * (k + 1)
+            rows.append({"dataset": name, "n_train": n_train, "model_channels": c,
+                         "n_params": 10 * c * c, "seed": seed, "images": images,
+                         "epoch": images / n_train, "fraction_memorized": frac,
+                         "sq_distance_mean": 100.0 * c + seed + k})  # fmt: skip
+    return pd.DataFrame(rows[::-1])
 
 
-def test_unet_final_cited_and_first_steps():
-    tab = unet_table()
-    final = summary.unet_final(tab)
-    assert list(zip(final["dataset"], final["model_channels"], final["step"])) == [
-        ("n2", 4, 300),
-        ("n2", 8, 300),
-        ("n2", 16, 300),
-        ("n8", 4, 300),
-        ("n8", 8, 300),
-    ]
-    assert list(final["fraction_memorized"]) == [1.0, 1.0, 1.0, 0.6, 0.7]
-    cited = summary.unet_cited(tab)
-    assert set(cited["dataset"]) == {"n2"}  # fewest images, though listed second
-    first = summary.first_steps(cited, 0.5)
-    assert first.to_dict() == {4: 200.0, 8: 100.0, 16: 100.0}
-    assert summary.first_steps(tab[tab["dataset"] == "n8"], 0.65).to_dict() == {
-        4: math.inf,
-        8: 300.0,
-    }
-    steps, rho = summary.steps_correlation(cited, 0.5)
-    assert steps.equals(first)
-    assert rho == pytest.approx(summary.spearman(np.array([160, 640, 2560]), first.to_numpy()))
-    assert rho == pytest.approx(-math.sqrt(3) / 2)
+@pytest.mark.parametrize(
+    "n, window, k", [(20, 0.1, 2), (5, 0.1, 1), (3, 0.01, 1), (30, 0.1, 3), (100, 0.07, 7),
+                     (10, 1.0, 10), (7, 0.5, 4)],
+)  # fmt: skip
+def test_window_size_is_the_ceiling_of_the_share_and_at_least_one(n, window, k):
+    # 0.07 x 100 is 7.000000000000001 in floating point: its ceiling would be 8
+    assert summary.window_size(n, window) == k
+
+
+def test_unet_final_mean_averages_the_last_window_by_images_seen():
+    # 20 evaluations, window 0.1: the last 2, (0.6 + 1.0) / 2 = 0.8 (not the last one, 1.0,
+    # nor the last three, 0.633); a second seed of 10 evaluations: the last one, 0.4
+    tab = unet_runs({("n2", 2, 4, 0): [0.0] * 17 + [0.3, 0.6, 1.0],
+                     ("n2", 2, 4, 1): [0.0] * 9 + [0.4]})  # fmt: skip
+    out = summary.unet_final_mean(tab, 0.1)
+    assert list(out.columns) == [*summary.UNET_RUN, "value"]
+    assert list(out["seed"]) == [0, 1] and out["value"].tolist() == pytest.approx([0.8, 0.4])
+    assert summary.unet_final_mean(tab, 0.15)["value"].tolist() == pytest.approx(
+        [1.9 / 3, 0.2]  # ceil(3) = 3 and ceil(1.5) = 2 evaluations
+    )
+
+
+def test_first_reaching_and_last_evaluation_per_run():
+    tab = unet_runs({("n8", 8, 4, 0): [0.1, 0.6, 0.4, 0.9], ("n8", 8, 4, 1): [0.1, 0.2, 0.3, 0.4],
+                     ("n8", 8, 8, 0): [0.5, 0.7, 0.7, 0.7]})  # fmt: skip
+    # the first evaluation at or above 0.5: images 400 (epoch 50), never, images 200 (epoch 25)
+    assert summary.first_reaching(tab, 0.5, "images")["value"].tolist() == [400, math.inf, 200]
+    assert summary.first_reaching(tab, 0.5, "epoch")["value"].tolist() == [50, math.inf, 25]
+    # at 0.4 the second seed gets there at its last evaluation, 800 images
+    assert summary.first_reaching(tab, 0.4, "images")["value"].tolist() == [400, 800, 200]
+    # sq_distance_mean at the last of 4 evaluations: 100 C + seed + 3
+    assert summary.last_evaluation(tab, "sq_distance_mean")["value"].tolist() == [403, 404, 803]
+
+
+def test_median_over_seeds_by_hand():
+    per_run = pd.DataFrame({
+        "dataset": ["n8"] * 2 + ["n2"] * 6, "n_train": [8] * 2 + [2] * 6,
+        "model_channels": [4, 4, 8, 8, 8, 8, 4, 4], "n_params": [160, 160] + [640] * 4 + [160] * 2,
+        "seed": [0, 1, 0, 1, 2, 3, 0, 1],
+        "value": [100.0, math.inf, 0.2, 0.9, 0.5, 0.7, math.inf, math.inf],
+    })  # fmt: skip
+    out = summary.median_over_seeds(per_run)
+    assert list(zip(out["dataset"], out["model_channels"])) == [("n2", 4), ("n2", 8), ("n8", 4)]
+    # four seeds: the mean of the middle two, (0.5 + 0.7) / 2
+    four = out.loc[1, ["median", "min", "max", "seeds"]].tolist()
+    assert four == pytest.approx([0.6, 0.2, 0.9, 4])
+    # two seeds, one of them never: inf; both never: inf
+    assert out.loc[2, "median"] == math.inf and out.loc[2, "min"] == 100.0
+    assert out.loc[0, "median"] == math.inf and out.loc[0, "seeds"] == 2
+
+
+def test_seed_counts_and_bands():
+    tab = unet_runs({("n8", 8, 4, 0): [0.0, 0.2], ("n2", 2, 4, 0): [0.1, 0.5],
+                     ("n2", 2, 4, 1): [0.3, 0.6], ("n2", 2, 4, 2): [0.2, 1.0],
+                     ("n2", 2, 8, 5): [0.9, 1.0]})  # fmt: skip
+    counts = summary.unet_seed_counts(tab)
+    assert counts.values.tolist() == [["n2", 2, 1, 3], ["n8", 8, 1, 1]]
+    bands = summary.unet_seed_bands(tab, "fraction_memorized")
+    first = bands.iloc[:2]  # n2, C4 at 200 and 400 images (epochs 100, 200)
+    assert first["epoch"].tolist() == [100, 200] and first["seeds"].tolist() == [3, 3]
+    assert first["median"].tolist() == [0.2, 0.6] and first["min"].tolist() == [0.1, 0.5]
+    assert first["max"].tolist() == [0.3, 1.0]
+    assert bands["dataset"].tolist() == ["n2"] * 4 + ["n8"] * 2
+
+
+def test_rank_correlation_and_its_interval_over_seeds():
+    # sizes 4, 8, 16 (parameters 160, 640, 2560); first epochs per seed: C4 300, 400, 300,
+    # C8 200, 200, 300, C16 100, 100, 200. Medians 300, 200, 100: rho = -1. Resampled medians:
+    # C4 300 or 400, C8 200 or 300, C16 100 or 200, never all equal: rho is -1 or, with one
+    # tie (C4 = C8 = 300 or C8 = C16 = 200, in about 38% of the resamples), -sqrt(3)/2
+    values = {4: [300, 400, 300], 8: [200, 200, 300], 16: [100, 100, 200]}
+    per_run = pd.DataFrame([
+        {"dataset": "n2", "n_train": 2, "model_channels": c, "n_params": 10 * c * c,
+         "seed": s, "value": float(v)}
+        for c, vs in values.items() for s, v in enumerate(vs)
+    ])  # fmt: skip
+    rho = summary.rank_correlation(summary.median_over_seeds(per_run))
+    assert rho == pytest.approx(-1.0)
+    low, high, dropped = summary.rank_correlation_interval(per_run, 2000, 0)
+    assert (low, high, dropped) == (pytest.approx(-1.0), pytest.approx(-math.sqrt(3) / 2), 0)
+    assert low <= rho <= high
+    assert summary.rank_correlation_interval(per_run, 2000, 0) == (low, high, dropped)
+    # one seed per size (seed 1: 400, 200, 100): every resample is the table itself
+    single = per_run[per_run["seed"] == 1]
+    assert summary.rank_correlation_interval(single, 50, 7) == (
+        pytest.approx(-1.0),
+        pytest.approx(-1.0),
+        0,
+    )
+    # all sizes equal on every seed: every rho undefined
+    flat = per_run.assign(value=1.0)
+    low, high, dropped = summary.rank_correlation_interval(flat, 100, 0)
+    assert math.isnan(low) and math.isnan(high) and dropped == 100
 
 
 def test_spearman_by_hand():
@@ -265,8 +328,10 @@ def consumers(tables, monkeypatch):
     monkeypatch.setattr(plots, "save", lambda fig, *args, **kwargs: figs.append(fig))
     figs: list = []
     out = claims.evaluate_claims(tables, TH, CITED).set_index("id")
-    values = paper.values_dict(tables, CITED.boundary_tol, CITED.nn_delta)
-    texts = paper.tables_tex(tables, CITED.boundary_tol)
+    values = paper.values_dict(
+        tables, CITED.boundary_tol, CITED.nn_delta, TH.unet_final_window, TH.unet_level
+    )
+    texts = paper.tables_tex(tables, CITED.boundary_tol, TH.unet_final_window, TH.unet_level)
     conv = tables["convergence"]
     s = np.linspace(0.0, 16.0, 81)
     curves = {
@@ -359,20 +424,22 @@ def test_claims_paper_and_figures_cite_the_same_numbers(monkeypatch):
         f"width {small['width']}: {small['fraction_matched']:.3f}; "
         f"width {large['width']}: {large['fraction_matched']:.3f}"
     )
-    # K: the cited data set and its final fraction per size
+    # K: the cited data set and, per size, the median over seeds of the final-window mean
     cited = summary.unet_cited(tables["unet"])
-    final = summary.unet_final(cited)
+    final = summary.median_over_seeds(summary.unet_final_mean(cited, TH.unet_final_window))
     assert values["UnetDataset"] == cited["dataset"].iloc[0]
     assert values["UnetNTrain"] == str(cited["n_train"].iloc[0])
     assert f"N = {cited['n_train'].iloc[0]} images" in out.loc["unet_memorizes", "claim"]
     for r in final.itertuples():
         assert (
-            f"C{r.model_channels}: {r.fraction_memorized:.2f}" in out.loc["unet_memorizes", "value"]
+            f"C{r.model_channels}: {r.median:.2f} [{r.min:.2f}, {r.max:.2f}] ({r.seeds} seeds)"
+            in out.loc["unet_memorizes", "value"]
         )
-        assert (
-            f"{r.fraction_memorized:.3f} ({paper.integer(r.n_params)} parameters)"
-            in (values["UnetFinalList"])
-        )
+        assert f"{r.median:.3f} ({paper.integer(r.n_params)} parameters)" in values["UnetFinalList"]
+        assert f"{paper.integer(r.n_params)} & {r.seeds} & {r.median:.2f} &" in texts["unet"]
+    first = summary.median_over_seeds(summary.first_reaching(cited, TH.unet_level, "epoch"))
+    for r in first.itertuples():
+        assert f"C{r.model_channels}: {r.median:g}" in out.loc["unet_sooner", "value"]
     # the claims table and its count in the manuscript
     total, holding = summary.claims_holding(tables["claims"])
     assert (values["ClaimsTotal"], values["ClaimsHolding"]) == (str(total), str(holding))
@@ -409,6 +476,12 @@ def test_every_consumer_takes_its_numbers_from_the_summary_layer(monkeypatch):
     monkeypatch.setattr(summary, "on_face", lambda bnd: np.ones(len(bnd), bool))
     monkeypatch.setattr(summary, "cited_delta", lambda deltas, target: 0.5)
     monkeypatch.setattr(summary, "unet_cited", lambda tab: tab[tab["dataset"] == "n8"])
+    final_mean = summary.unet_final_mean
+
+    def marked_final(rows, window):
+        return final_mean(rows, window).assign(value=0.4321)
+
+    monkeypatch.setattr(summary, "unet_final_mean", marked_final)
     out, values, texts, titles = consumers(tables, monkeypatch)
     for process in dict.fromkeys(tables["convergence"]["process"]):
         assert out.loc[f"rate_{process}", "value"] == "0.7778"
@@ -428,3 +501,6 @@ def test_every_consumer_takes_its_numbers_from_the_summary_layer(monkeypatch):
     assert values["NNDelta"] == paper.sci_macro(0.5)
     assert values["UnetDataset"] == "n8" and values["UnetNTrain"] == "8"
     assert "N = 8 images" in out.loc["unet_memorizes", "claim"]
+    assert out.loc["unet_memorizes", "value"].startswith("C4: 0.43 [0.43, 0.43] (2 seeds); ")
+    assert values["UnetFinalMin"] == values["UnetFinalMax"] == "0.432"
+    assert texts["unet"].count("& 0.43 & 0.43--0.43 &") == 4

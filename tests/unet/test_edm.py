@@ -19,6 +19,7 @@ from memreg.unet.edm import (
     memorized,
     sigma_steps,
     to_model_range,
+    to_unit_range,
 )
 
 AUTHORS_SQUARES = [[6, 6, 12], [40, 40, 14]]
@@ -98,19 +99,27 @@ def test_empirical_denoiser_returns_the_training_images(squares, resolution):
     train = to_model_range(images)[:, None].double()
     noise = fixed_noise(24, (1, resolution, resolution), seed=1).double()
     samples = heun_sample(empirical_denoiser(train), noise, sigma_steps(40))
-    exact, rms = memorized(samples, train)
+    exact, sq = memorized(samples, train)
     assert exact.all()
-    assert np.max(rms) < 1e-6
+    assert np.max(sq) < 1e-12
     hit = {int(((s - train) ** 2).sum((1, 2, 3)).argmin()) for s in samples}
     assert len(hit) > 1  # different noise reaches different training images
 
 
-def test_memorized_thresholds_at_one_half():
-    train = to_model_range(square_images([[0, 0, 2], [2, 2, 2]], 4))[:, None]
-    near = train[:1] + 0.9  # all pixels of image 0 moved by 0.45 in [0, 1] units: black stays
+def test_memorized_thresholds_at_one_half_and_sums_squared_differences():
+    train = torch.as_tensor(square_images([[0, 0, 2], [2, 2, 2]], 4))[:, None]
+    near = train[:1] + 0.45  # all 16 pixels of image 0 moved by 0.45: black stays black
     flipped = train[:1].clone()
-    flipped[0, 0, 3, 3] = 1.0
-    exact, rms = memorized(torch.cat([near, flipped]), train)
+    flipped[0, 0, 3, 3] = 1.0  # one pixel of 16 off by 1
+    exact, sq = memorized(torch.cat([near, flipped]), train)
     assert exact.tolist() == [True, False]
-    assert rms[0] == pytest.approx(0.45)
-    assert rms[1] == pytest.approx(1 / 4)  # one pixel off by 1 in 16
+    assert sq[0] == pytest.approx(16 * 0.45**2)  # the authors' summed squared difference
+    assert sq[1] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("value_range", [(0.0, 1.0), (-1.0, 1.0), (0.25, 0.75)])
+def test_pixel_values_map_to_the_range_and_back(value_range):
+    v = torch.tensor([0.0, 0.5, 1.0])
+    y = to_model_range(v, value_range)
+    assert y.tolist() == [value_range[0], sum(value_range) / 2, value_range[1]]
+    assert torch.allclose(to_unit_range(y, value_range), v)

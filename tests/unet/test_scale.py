@@ -18,30 +18,33 @@ from memreg.unet.scale import (
 )
 from memreg.unet.training import EvalConfig, UNetTrainConfig
 
-# the paper's 50,000 steps, an evaluation every 1,000 of 100 samples by 40 Heun steps
-# (79 network evaluations)
+# the authors' 100,000 images at batch 1 (100,000 steps), an evaluation every 200 images
+# (500 rounds) of 100 samples by 40 Heun steps (79 network evaluations)
 PAPER = UNetTrainConfig()
 
 
 @pytest.mark.parametrize("channels", sorted(CPU_SECONDS_PER_STEP))
 def test_estimate_at_a_measured_size_is_the_measured_cost(channels):
-    expected = 50_000 * CPU_SECONDS_PER_STEP[channels]
-    expected += 50 * 79 * CPU_SECONDS_PER_100_FORWARDS[channels]
+    expected = 100_000 * CPU_SECONDS_PER_STEP[channels]
+    expected += 500 * 79 * CPU_SECONDS_PER_100_FORWARDS[channels]
     assert cpu_hours(channels, 64, PAPER) == pytest.approx(expected / 3600)
 
 
 def test_estimate_scales_with_pixels_steps_and_rounds_and_interpolates_sizes():
     base = cpu_hours(16, 64, PAPER)
     assert cpu_hours(16, 128, PAPER) == pytest.approx(4 * base)
-    steps = 50_000 * CPU_SECONDS_PER_STEP[16] / 3600  # a batch-2 step is not cheaper below 64
+    steps = 100_000 * CPU_SECONDS_PER_STEP[16] / 3600  # a step is not cheaper below 64
     assert cpu_hours(16, 32, PAPER) == pytest.approx(steps + (base - steps) / 4)
-    short = UNetTrainConfig(steps=25_000, eval_every=1000)
+    short = UNetTrainConfig(images=50_000, eval_every=200)
     assert cpu_hours(16, 64, short) == pytest.approx(base / 2)
+    pairs = UNetTrainConfig(batch_size=2)  # half the steps, the same evaluation rounds
+    assert cpu_hours(16, 64, pairs) == pytest.approx(base - steps / 2)
     between = cpu_hours(24, 64, PAPER)
     assert cpu_hours(16, 64, PAPER) < between < cpu_hours(32, 64, PAPER)
     geometric = math.sqrt(CPU_SECONDS_PER_STEP[16] * CPU_SECONDS_PER_STEP[32])
-    one_round = UNetTrainConfig(steps=1000, eval_every=1000,
-                                evaluation=EvalConfig(n_eval=1, n_grid=1, n_steps=2))
+    one_round = UNetTrainConfig(
+        images=1000, eval_every=1000, evaluation=EvalConfig(n_eval=1, n_grid=1, n_steps=2)
+    )
     fwd = CPU_SECONDS_PER_100_FORWARDS
     rounds = 3 / 100 * math.sqrt(fwd[16] * fwd[32])
     hours = cpu_hours(round(math.sqrt(16 * 32) * 1e6) / 1e6, 64, one_round)
@@ -52,7 +55,8 @@ def test_paper_scale_on_cpu_is_refused_with_the_estimate_and_the_ways_around():
     with pytest.raises(SlowOnCPU) as err:
         check_cpu_budget(4, 64, PAPER, "cpu", limit_hours=1.0, allow_slow_cpu=False)
     message = str(err.value)
-    assert "about 2.0 h" in message and "unet.cpu_hours_limit = 1 h" in message
+    # (100,000 x 0.079 s + 500 x 79 x 0.80 s) / 3600 = 10.97 h
+    assert "about 11.0 h" in message and "unet.cpu_hours_limit = 1 h" in message
     for way in ("GPU", "--workflow-profile slurm", "unet__allow_slow_cpu=true"):
         assert way in message
     assert len(message) < 700  # one paragraph
@@ -61,12 +65,29 @@ def test_paper_scale_on_cpu_is_refused_with_the_estimate_and_the_ways_around():
 def test_the_opt_in_or_a_short_run_passes_the_guard():
     hours = check_cpu_budget(4, 64, PAPER, "cpu", limit_hours=1.0, allow_slow_cpu=True)
     assert hours == pytest.approx(cpu_hours(4, 64, PAPER))
-    short = UNetTrainConfig(steps=300, eval_every=100)
+    short = UNetTrainConfig(images=300, eval_every=100)
     assert check_cpu_budget(8, 16, short, "cpu", 1.0, False) < 0.1
 
 
 def test_scale_labels():
-    assert scale_label(32, 6000, [16, 4, 8, 32]) == "32x32, 6,000 steps, model_channels 4-32"
-    assert scale_label(64, 50_000, [16]) == "64x64, 50,000 steps, model_channels 16"
-    table = pd.DataFrame({"resolution": 16, "step": [100, 300, 200], "model_channels": [8, 4, 8]})
-    assert table_scale_label(table) == "16x16, 300 steps, model_channels 4-8"
+    assert scale_label(32, 6000, [16, 4, 8, 32], {2: 3, 8: 1}) == (
+        "32x32, 6,000 images per training (3,000 epochs of N = 2), model_channels 4-32, "
+        "seeds 3 (N = 2) / 1 (N = 8)"
+    )
+    assert scale_label(64, 100_000, [16], {2: 1}) == (
+        "64x64, 100,000 images per training (50,000 epochs of N = 2), model_channels 16, "
+        "seeds 1 (N = 2)"
+    )
+    table = pd.DataFrame(
+        {
+            "resolution": 16,
+            "images": [100, 300, 200, 300, 300, 300],
+            "model_channels": [8, 4, 8, 8, 4, 8],
+            "n_train": [2, 2, 2, 2, 8, 8],
+            "seed": [0, 0, 0, 1, 0, 0],
+        }
+    )  # N = 2: size 8 has seeds 0 and 1, size 4 only seed 0: the smaller count is named
+    assert table_scale_label(table) == (
+        "16x16, 300 images per training (150 epochs of N = 2), model_channels 4-8, "
+        "seeds 1 (N = 2) / 1 (N = 8)"
+    )

@@ -82,9 +82,17 @@ def check_unet(un):
     library_settings("unet.train", UNetTrainConfig, **un["train"])
     library_settings("unet.evaluation", EvalConfig, **un["evaluation"])
     tr = un["train"]
-    if tr["checkpoint_every"] > tr["steps"]:
+    if tr["checkpoint_every"] > tr["images"]:
         refuse("unet.train.checkpoint_every", tr["checkpoint_every"],
-               f"at most unet.train.steps = {tr['steps']}")
+               f"at most unet.train.images = {tr['images']}")
+    if sorted(un["seeds"]) != sorted(un["datasets"]):
+        refuse("unet.seeds", un["seeds"],
+               f"a count of seeds for each key of unet.datasets: {sorted(un['datasets'])}")
+    for name, squares in un["datasets"].items():
+        if len(squares) % tr["batch_size"]:
+            refuse("unet.train.batch_size", tr["batch_size"],
+                   f"a divisor of every data set's size (unet.datasets.{name} has "
+                   f"{len(squares)} images; an epoch is N / batch_size whole batches)")
     grid = un["grid"]
     if grid["dataset"] not in un["datasets"]:
         refuse("unet.grid.dataset", grid["dataset"], f"a key of unet.datasets: {sorted(un['datasets'])}")
@@ -194,6 +202,20 @@ def nn_runtime(study):
     width, n = s["architecture"]["width"], s["train"]["iterations"]
     ms = 0.5 + 2.0 * len(s["models"]) * (width / 256) ** 2
     return int(10 + 2 * n * ms / 60000)
+
+
+def training_priority(minutes):
+    """The scheduling priority of a training estimated at ``minutes``: below every other rule
+    (priority 0: the closed-form families, figures and tables, a few minutes of work in all,
+    run first, so that their results appear early), and among the trainings the longest
+    first, so that two cores end together."""
+    return minutes - 1_000_000
+
+
+def unet_seeds(dataset):
+    """The training seeds of data set ``dataset``: unet.train.seed + 0, 1, ..., seeds - 1."""
+    UN = config["unet"]
+    return [UN["train"]["seed"] + k for k in range(UN["seeds"][dataset])]
 
 
 def unet_runtime(model_channels):

@@ -8,6 +8,7 @@
 # configuration the figure shows).
 
 from memreg.metrics import GU_RATIO, ratio_text
+from memreg.outputs.comparison import authors_values_file
 
 
 rule fig_data_voronoi:
@@ -243,7 +244,8 @@ rule fig_nn_tikhonov_samples:
 rule fig_nn_tikhonov_memorization:
     """H: fraction of MLP samples matching the data against c, per delta."""
     input:
-        "results/neural/tikhonov.csv",
+        table="results/neural/tikhonov.csv",
+        authors=authors_values_file(),  # the authors' values, drawn on the curves
     output:
         figure("nn_tikhonov_memorization", "H-J"),
     params:
@@ -281,7 +283,8 @@ rule fig_nn_score_vs_time:
 rule fig_nn_early_stopping:
     """I: nonsingular against singular parameterization, fraction matching per iteration."""
     input:
-        "results/neural/early_stopping.csv",
+        table="results/neural/early_stopping.csv",
+        authors=authors_values_file(),  # the authors' values, drawn on the curves
     output:
         figure("nn_early_stopping", "H-J"),
     params:
@@ -337,15 +340,19 @@ rule fig_unet_training_images:
 
 
 rule fig_unet_samples_vs_steps:
-    """K: fixed-noise samples of one model (rows: training steps; columns: noise seeds)."""
+    """K: fixed-noise samples of one model, its first seed (rows: training epochs; columns:
+    noise seeds)."""
     input:
-        grids=f"results/unet/{UN['grid']['dataset']}_c{UN['grid']['model_channels']}/grids.npz",
+        grids=(
+            f"results/unet/{UN['grid']['dataset']}_c{UN['grid']['model_channels']}"
+            f"_s{UN['train']['seed']}/grids.npz"
+        ),
         images=f"results/unet/images_{UN['grid']['dataset']}.npz",
     output:
         figure("unet_samples_vs_steps", "K"),
     params:
         rows=UN["grid"]["rows"],
-        config=config_slice("unet.grid", "unet.train.steps", "unet.evaluation"),
+        config=config_slice("unet.grid", "unet.train", "unet.evaluation"),
     log:
         "logs/fig_unet_samples_vs_steps.log",
     conda:
@@ -358,13 +365,15 @@ rule fig_unet_samples_vs_steps:
 
 
 rule fig_unet_memorization:
-    """K: fraction memorized against training steps, one curve per model size, per data set."""
+    """K: fraction memorized and the authors' distance against epochs, the median over seeds
+    with its range, one curve per model size, per data set."""
     input:
         "results/unet/memorization.csv",
     output:
         figure("unet_memorization", "K"),
     params:
-        config=config_slice("unet.datasets", "unet.model_channels", "unet.train.steps", "unet.evaluation"),
+        config=config_slice("unet.datasets", "unet.seeds", "unet.model_channels", "unet.train",
+                            "unet.evaluation"),
     log:
         "logs/fig_unet_memorization.log",
     conda:

@@ -23,7 +23,7 @@ rule train_mlp:
     wildcard_constraints:
         study="|".join(NN_STUDIES),
     threads: 1
-    priority: lambda w: nn_runtime(w.study)  # longest first, as train_unet (LPT)
+    priority: lambda w: training_priority(nn_runtime(w.study))  # after the short jobs, longest first
     conda:
         CONDA_ENV,
     resources:

@@ -11,6 +11,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from memreg.outputs.comparison import COMPARISON_TABLE
 from memreg.outputs.paper import TABLE_NAMES, VALUE_TABLES
 
 PAPER_SOURCES = Path(str(workflow.current_basedir)).parents[1] / "paper"
@@ -32,15 +33,19 @@ localrules: paper_generated, paper  # on the submit host, where latexmk is
 
 
 rule paper_generated:
-    """The macros the prose cites (values.tex) and the numeric tables, from results/."""
+    """The macros the prose cites (values.tex) and the numeric tables, from results/
+    (the comparison table: the authors' numbers beside ours)."""
     input:
         **VALUE_TABLES,
+        comparison=COMPARISON_TABLE,
     output:
         values="paper/generated/values.tex",
         tables=expand("paper/generated/tables/{name}.tex", name=TABLE_NAMES),
     params:
         boundary_tol=config["boundaries"]["tol"],
         delta=config["paper"]["nn_delta"],
+        unet_window=config["claims"]["unet_final_window"],
+        unet_level=config["claims"]["unet_level"],
     log:
         "logs/paper_generated.log",
     conda:

@@ -1,4 +1,4 @@
-"""Snakemake adapter: figure K, the fixed-noise sample grid of one U-Net against steps."""
+"""Snakemake adapter: figure K, the fixed-noise sample grid of one U-Net against epochs."""
 
 from memreg.io import load_arrays
 from memreg.outputs import plots
@@ -7,9 +7,12 @@ from memreg.unet.scale import run_scale_note, scale_label
 grids, meta = load_arrays(snakemake.input.grids)
 train = load_arrays(snakemake.input.images)[0]["images"]
 arch = meta["architecture"]
-scale = scale_label(arch["resolution"], meta["train"]["steps"], [arch["model_channels"]])
-title = f"data set {meta['dataset']}\n{run_scale_note(scale)}"
+n_train = len(train)
+scale = scale_label(
+    arch["resolution"], meta["train"]["images"], [arch["model_channels"]], {n_train: 1}
+)
+title = f"data set {meta['dataset']}, seed {meta['train']['seed']}\n{run_scale_note(scale)}"
 with plots.made_by(snakemake.rule, __file__, plots.unet_samples_vs_steps, snakemake.params.config):
     plots.unet_samples_vs_steps(
-        grids["steps"], grids["samples"], train, snakemake.params.rows, title, snakemake.output[0]
+        grids["epochs"], grids["samples"], train, snakemake.params.rows, title, snakemake.output[0]
     )

@@ -1,4 +1,4 @@
-"""Snakemake adapter: train one EDM U-Net (family K), resuming from its checkpoint."""
+"""Snakemake adapter: train one EDM U-Net (family K) from one seed, resuming from its checkpoint."""
 
 import logging
 import sys
@@ -26,7 +26,8 @@ try:  # a paper-scale training that found no GPU stops here, before any work
     hours = check_cpu_budget(arch.model_channels, arch.resolution, cfg, device,
                              p.cpu_hours_limit, p.allow_slow_cpu)  # fmt: skip
 except SlowOnCPU as err:
-    sys.exit(f"memreg: train_unet {snakemake.wildcards.dataset}_c{arch.model_channels}: {err}")
+    w = snakemake.wildcards
+    sys.exit(f"memreg: train_unet {w.dataset}_c{w.channels}_s{w.seed}: {err}")
 if hours is not None:
     logging.info("estimated %.2f h on this CPU (unet.cpu_hours_limit = %g h)", hours,
                  p.cpu_hours_limit)  # fmt: skip
@@ -34,7 +35,12 @@ if hours is not None:
 key = ckpt.settings_key([p.architecture, p.train, p.evaluation])
 checkpoint = Path(p.checkpoint_dir) / f"checkpoint-{key}.pt"
 run = train_unet(
-    images["images"], arch, cfg, checkpoint=checkpoint, device=device, progress=True,
+    images["images"],
+    arch,
+    cfg,
+    checkpoint=checkpoint,
+    device=device,
+    progress=True,
     cuda_graph=p.cuda_graph,
 )
 save_unet(snakemake.output.model, run, arch)
@@ -46,20 +52,22 @@ record = {
     "seconds": run.seconds,
 }
 table = pd.DataFrame(run.evaluations)
+table.insert(0, "seed", cfg.seed)
 table.insert(0, "n_params", run.n_params)
 table.insert(0, "resolution", arch.resolution)
 table.insert(0, "model_channels", arch.model_channels)
 table.insert(0, "n_train", len(images["images"]))
 table.insert(0, "dataset", snakemake.wildcards.dataset)
 save_table(snakemake.output.table, table, record)
-steps = sorted(run.grids)
+seen = sorted(run.grids)
 save_arrays(
     snakemake.output.grids,
     record,
-    steps=np.array(steps),
-    samples=np.stack([run.grids[s].numpy()[:, 0] for s in steps]),
+    images=np.array(seen),
+    epochs=np.array(seen) / len(images["images"]),
+    samples=np.stack([run.grids[s].numpy()[:, 0] for s in seen]),
 )
 save_table(
-    snakemake.output.loss, pd.DataFrame({"step": run.loss_steps, "loss": run.losses}), record
+    snakemake.output.loss, pd.DataFrame({"images": run.loss_images, "loss": run.losses}), record
 )
 ckpt.remove(checkpoint)  # the outputs hold everything; checkpoints are large

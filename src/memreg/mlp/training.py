@@ -17,6 +17,10 @@ EMA snapshots at the requested iterations) is saved every ``save_every`` steps b
 ``memreg.checkpoint`` (atomically, the previous state kept as ``.prev``, a corrupt file
 set aside); ``train`` started again on the same state file continues from it and ends
 with the same weights as an uninterrupted run.
+
+The loop runs with subnormal floats flushed to zero (``memreg.numerics.flush_subnormals``):
+Adam moments of units whose gradient stays exactly zero decay into that range, where CPU
+arithmetic is several times slower; flushing changes a weight by < lr * 1.2e-38 / eps a step.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import torch
 
 from .. import checkpoint
 from ..closed_form.process import Process
+from ..numerics import flush_subnormals
 from .model import MLPGroup, ModelSpec, dsm_loss_and_grads
 
 
@@ -147,29 +152,32 @@ def train(
         from tqdm.auto import tqdm
 
         bar = tqdm(total=cfg.iterations, initial=step, desc="training", unit="it", mininterval=5)
-    while step < cfg.iterations:
-        t = torch.stack([cfg.t_eps + (T - cfg.t_eps) * torch.rand(n, generator=g) for g in gens])
-        eps = torch.stack([torch.randn(n, d, generator=g) for g in gens])
-        loss = dsm_loss_and_grads(group, process, x0, t, eps, grads)
-        opt.step()
-        step += 1
-        decay = min(cfg.ema_decay, (1.0 + step) / (10.0 + step))
-        with torch.no_grad():
-            torch._foreach_lerp_(ema, [p.detach() for p in params], 1.0 - decay)
-        running += loss.detach()
-        if step % cfg.log_every == 0 or step == cfg.iterations:
-            block = cfg.log_every if step % cfg.log_every == 0 else step % cfg.log_every
-            loss_steps.append(step)
-            losses.append((running / block).tolist())
-            running.zero_()
+    with flush_subnormals():  # see memreg.numerics: subnormal Adam moments are slow
+        while step < cfg.iterations:
+            t = torch.stack(
+                [cfg.t_eps + (T - cfg.t_eps) * torch.rand(n, generator=g) for g in gens]
+            )
+            eps = torch.stack([torch.randn(n, d, generator=g) for g in gens])
+            loss = dsm_loss_and_grads(group, process, x0, t, eps, grads)
+            opt.step()
+            step += 1
+            decay = min(cfg.ema_decay, (1.0 + step) / (10.0 + step))
+            with torch.no_grad():
+                torch._foreach_lerp_(ema, [p.detach() for p in params], 1.0 - decay)
+            running += loss.detach()
+            if step % cfg.log_every == 0 or step == cfg.iterations:
+                block = cfg.log_every if step % cfg.log_every == 0 else step % cfg.log_every
+                loss_steps.append(step)
+                losses.append((running / block).tolist())
+                running.zero_()
+                if bar is not None:
+                    bar.set_postfix(loss=f"{float(np.mean(losses[-1])):.4f}", refresh=False)
+            if step in wanted:
+                snapshots[step] = [e.clone() for e in ema]
             if bar is not None:
-                bar.set_postfix(loss=f"{float(np.mean(losses[-1])):.4f}", refresh=False)
-        if step in wanted:
-            snapshots[step] = [e.clone() for e in ema]
-        if bar is not None:
-            bar.update(1)
-        if step % cfg.save_every == 0 or step == cfg.iterations:
-            save()
+                bar.update(1)
+            if step % cfg.save_every == 0 or step == cfg.iterations:
+                save()
     if bar is not None:
         bar.close()
     final = copy.deepcopy(group)

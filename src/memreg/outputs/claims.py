@@ -10,6 +10,7 @@ numbers come from :mod:`memreg.outputs.summary`, as the manuscript's and the fig
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
@@ -41,9 +42,12 @@ class Thresholds:
     training_point_fraction: float  # trajectories ending on a training point
     sqrt_c_ratio: float  # max / min of median d1 / sqrt(c) over c
     prediction_ratio: float  # measured / predicted median d1 / sqrt(c) within [1/r, r]
-    unet_memorized: float  # final fraction memorized of every U-Net
-    unet_level: float  # "gets there": first step with fraction >= this
-    unet_rank_correlation: float  # Spearman(parameters, steps to unet_level) at most
+    unet_memorized: float  # per size, median over seeds of the final-window mean fraction
+    unet_final_window: float  # share of a run's evaluations in its final window
+    unet_level: float  # "gets there": first evaluation with fraction >= this
+    unet_rank_correlation: float  # Spearman(parameters, median epochs to unet_level) at most
+    n_boot: int  # bootstrap resamples (over seeds) of the interval of that rho
+    seed: int  # their numpy default_rng seed
 
 
 @dataclass(frozen=True)
@@ -216,59 +220,108 @@ def width(tab: pd.DataFrame, th: Thresholds, cited: Cited) -> list[Claim]:
     ]
 
 
-# Kept under their old names for callers of memreg.outputs.claims.
-first_steps = summary.first_steps
-spearman = summary.spearman
+def _count(x: float) -> str:
+    """An epoch or image count: thousands separators, "inf" for never."""
+    if math.isinf(x):
+        return "inf"
+    return f"{int(x):,}" if x == int(x) else f"{x:,.3f}".rstrip("0")
+
+
+def _unet_memorizes(small: pd.DataFrame, th: Thresholds, note: str) -> Claim:
+    final = summary.median_over_seeds(summary.unet_final_mean(small, th.unet_final_window))
+    value = "; ".join(
+        f"C{r.model_channels}: {r.median:.2f} [{r.min:.2f}, {r.max:.2f}] ({r.seeds} seeds)"
+        for r in final.itertuples()
+    )
+    return Claim(
+        "unet_memorizes",
+        "K",
+        f"Every U-Net trained on N = {small['n_train'].iloc[0]} images ends in memorization",
+        "per size, the median over seeds of each run's mean fraction of samples equal to a "
+        f"training image over its last {100 * th.unet_final_window:g}% of evaluations (at least "
+        f"one); [min, max] over seeds ({note})",
+        f"every median >= {th.unet_memorized:g}",
+        value,
+        bool((final["median"] >= th.unet_memorized).all()),
+    )
+
+
+def _unet_sooner(small: pd.DataFrame, th: Thresholds, note: str) -> Claim:
+    per_run = summary.first_reaching(small, th.unet_level, "epoch")
+    first = summary.median_over_seeds(per_run)
+    rho = summary.rank_correlation(first)
+    low, high, dropped = summary.rank_correlation_interval(per_run, th.n_boot, th.seed)
+    medians = ", ".join(f"C{r.model_channels}: {_count(r.median)}" for r in first.itertuples())
+    value = (
+        f"median epochs {medians}; rho = {rho:.2f}, {100 * summary.INTERVAL_LEVEL:g}% bootstrap "
+        f"interval over seeds [{low:.2f}, {high:.2f}]"
+    )
+    if dropped:
+        value += f" ({dropped} of {th.n_boot} resamples with undefined rho dropped)"
+    return Claim(
+        "unet_sooner",
+        "K",
+        f"Larger U-Nets memorize sooner (N = {small['n_train'].iloc[0]})",
+        f"per size, the median over seeds of the first epoch with fraction >= "
+        f"{th.unet_level:g} (inf: never), and Spearman's rank correlation rho of those "
+        f"medians with the parameter count; its interval resamples seeds within each size, "
+        f"{th.n_boot} times ({note})",
+        f"rho <= {th.unet_rank_correlation:g} (the point estimate; at least 3 sizes)",
+        value,
+        bool(rho <= th.unet_rank_correlation),
+    )
+
+
+def _unet_more_data_later(
+    small: pd.DataFrame, large: pd.DataFrame, th: Thresholds, note: str
+) -> Claim:
+    n_small, n_large = small["n_train"].iloc[0], large["n_train"].iloc[0]
+    first = {
+        n: summary.median_over_seeds(summary.first_reaching(r, th.unet_level, "images")).set_index(
+            "model_channels"
+        )["median"]
+        for n, r in ((n_small, small), (n_large, large))
+    }
+    shared = [c for c in first[n_small].index if c in first[n_large].index]
+    pairs = []
+    for c in shared:
+        a, b = first[n_small][c], first[n_large][c]
+        never = " (never on either: not later)" if math.isinf(a) and math.isinf(b) else ""
+        pairs.append(f"C{c}: {_count(a)} / {_count(b)}{never}")
+    if n_large == n_small:
+        value = f"no data set with more than N = {n_small} images"
+    else:
+        value = ", ".join(pairs) if shared else "no size trained on both"
+    later = [first[n_large][c] > first[n_small][c] for c in shared]  # inf > inf is False
+    return Claim(
+        "unet_more_data_later",
+        "K",
+        f"More training images delay memorization (N = {n_large} against N = {n_small})",
+        f"per size, the median over seeds of the first images seen with fraction >= "
+        f"{th.unet_level:g}, N = {n_small} / N = {n_large} (inf: never); images, not epochs: "
+        f"at equal images both had the same learning-rate and EMA schedule ({note})",
+        f"later on N = {n_large} for every size trained on both (never is later than a "
+        "count; never on both is not)",
+        value,
+        bool(shared and n_large > n_small and all(later)),
+    )
 
 
 def unet(tab: pd.DataFrame, th: Thresholds, cited: Cited) -> list[Claim]:
-    """Family K on the run's own scale (stated in every row): (a) on the smallest data set
-    every size ends memorized; (b) there, the steps to reach ``unet_level`` fall with the
-    parameter count (Spearman rank correlation at most ``unet_rank_correlation``); (c) the
-    largest data set gets there later than the smallest, size by size."""
-    scale = run_scale_note(table_scale_label(tab))
+    """Family K from the seeds, on the run's own scale (``table_scale_label``, stated in
+    every row: resolution, images, sizes and seeds per size): (a) on the smallest data
+    set every size memorizes (median over seeds of the final-window mean fraction at
+    least ``unet_memorized``); (b) there, the
+    median epochs to ``unet_level`` fall with the parameter count (Spearman's rho at most
+    ``unet_rank_correlation``, with a bootstrap interval over seeds); (c) the largest data
+    set gets there later, in images seen, size by size."""
+    note = run_scale_note(table_scale_label(tab))
     small = summary.unet_cited(tab)
-    n_small, n_large = small["n_train"].iloc[0], tab["n_train"].max()
-    large = tab[tab["n_train"] == n_large]
-    final = summary.unet_final(small)
-    ends = ", ".join(f"C{r.model_channels}: {r.fraction_memorized:.2f}" for r in final.itertuples())
-    level = th.unet_level
-    first, rho = summary.steps_correlation(small, level)
-    steps = ", ".join(f"C{c}: {first[c]:g}" for c in first.index)
-    first_large = summary.first_steps(large, level)
-    shared = [c for c in first.index if c in first_large.index]
-    later = [first_large[c] > first[c] for c in shared]
-    pairs = ", ".join(f"C{c}: {first[c]:g} / {first_large[c]:g}" for c in shared)
+    large = tab[tab["n_train"] == tab["n_train"].max()]
     return [
-        Claim(
-            "unet_memorizes",
-            "K",
-            f"Every U-Net trained on N = {n_small} images ends in memorization",
-            f"final fraction of samples equal to a training image, per size ({scale})",
-            f"every final fraction >= {th.unet_memorized:g}",
-            ends,
-            bool((final["fraction_memorized"] >= th.unet_memorized).all()),
-        ),
-        Claim(
-            "unet_sooner",
-            "K",
-            f"Larger U-Nets memorize sooner (N = {n_small})",
-            f"first evaluation step with fraction >= {level:g} per size (inf: never), and "
-            f"Spearman's rank correlation rho of those steps with the parameter count ({scale})",
-            f"rho <= {th.unet_rank_correlation:g} (at least 3 sizes)",
-            f"{steps}; rho = {rho:.2f}",
-            bool(rho <= th.unet_rank_correlation),
-        ),
-        Claim(
-            "unet_more_data_later",
-            "K",
-            f"More training images delay memorization (N = {n_large} against N = {n_small})",
-            f"first evaluation step with fraction >= {level:g}, N = {n_small} / N = {n_large}, "
-            f"per size (inf: never; {scale})",
-            f"later on N = {n_large} for every size (never counts as later)",
-            pairs if shared else "no size trained on both",
-            bool(shared and n_large > n_small and all(later)),
-        ),
+        _unet_memorizes(small, th, note),
+        _unet_sooner(small, th, note),
+        _unet_more_data_later(small, large, th, note),
     ]
 
 

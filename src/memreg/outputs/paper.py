@@ -20,6 +20,7 @@ from ..closed_form.regularization import SWEEP_PARAMS
 from ..metrics import GU_RATIO, ratio_text
 from ..unet.scale import PAPER_SCALE_HINT, table_scale_label
 from . import summary
+from .comparison import parse_parameter
 
 # The result tables values_macros reads, by the key it expects in ``tables``.
 VALUE_TABLES = {**summary.RESULT_TABLES, "claims": summary.CLAIMS_TABLE}
@@ -33,6 +34,7 @@ TABLE_NAMES = [
     "nn_tikhonov",
     "unet",
     "claims",
+    "comparison",
 ]
 
 _SPECIAL = {
@@ -247,26 +249,53 @@ def neural_values(
     return out
 
 
-def unet_values(unet: pd.DataFrame) -> dict[str, str]:
-    """K, the cited data set (``summary.unet_cited``: fewest training images): final
-    fraction memorized per model size."""
+def _count(x: float) -> str:
+    """An epoch count: thousands separators, up to three decimals, "never" for inf."""
+    x = float(x)
+    if math.isinf(x):
+        return "never"
+    return f"{x:,.3f}".rstrip("0").rstrip(".").replace(",", "{,}")
+
+
+def unet_seeds(unet: pd.DataFrame) -> str:
+    """The seeds per model size of each data set, e.g. ``3 seeds on $N = 2$ and 1 on
+    $N = 8$`` (a range ``2--3`` where its sizes differ)."""
+    counts = summary.unet_seed_counts(unet)
+    parts = [
+        f"{lo if lo == hi else f'{lo}--{hi}'} on $N = {n}$"
+        for n, lo, hi in counts[["n_train", "min", "max"]].itertuples(index=False)
+    ]
+    noun = "seed" if counts["max"].iloc[0] == 1 else "seeds"
+    parts[0] = parts[0].replace(" on ", f" {noun} on ", 1)
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def unet_values(unet: pd.DataFrame, window: float, level: float) -> dict[str, str]:
+    """K, the cited data set (``summary.unet_cited``: fewest training images): per model
+    size the median over seeds of the mean fraction memorized over each run's final
+    ``window`` share of evaluations (config ``claims.unet_final_window``), its training
+    length (epochs, optimizer steps, images), the seeds, the run's scale and the
+    ``level`` of "reaching memorization" (config ``claims.unet_level``)."""
     rows = summary.unet_cited(unet)
-    name = rows["dataset"].iloc[0]
-    final = summary.unet_final(rows)
+    final = summary.median_over_seeds(summary.unet_final_mean(rows, window))
     listed = ", ".join(
-        f"{_fraction(r.fraction_memorized)} ({integer(r.n_params)} parameters)"
-        for r in final.itertuples()
+        f"{_fraction(r.median)} ({integer(r.n_params)} parameters)" for r in final.itertuples()
     )
     return {
-        "UnetDataset": escape(name),
+        "UnetDataset": escape(rows["dataset"].iloc[0]),
         "UnetNTrain": str(int(rows["n_train"].iloc[0])),
         "UnetSteps": integer(rows["step"].max()),
+        "UnetEpochs": _count(rows["epoch"].max()),
+        "UnetImages": integer(rows["images"].max()),
+        "UnetSeeds": unet_seeds(unet),
         "UnetSizes": str(int(unet["model_channels"].nunique())),
         "UnetParamsMin": integer(final["n_params"].iloc[0]),
         "UnetParamsMax": integer(final["n_params"].iloc[-1]),
-        "UnetFinalMin": _fraction(final["fraction_memorized"].iloc[0]),
-        "UnetFinalMax": _fraction(final["fraction_memorized"].iloc[-1]),
+        "UnetFinalMin": _fraction(final["median"].iloc[0]),
+        "UnetFinalMax": _fraction(final["median"].iloc[-1]),
         "UnetFinalList": listed,
+        "UnetWindow": f"{100 * window:g}\\%",
+        "UnetLevel": f"{level:g}",
         "UnetScale": escape(table_scale_label(unet)),
         "UnetResolution": str(int(unet["resolution"].iloc[0])),
         "UnetPaperScaleHint": escape(PAPER_SCALE_HINT),
@@ -284,11 +313,16 @@ def constant_values() -> dict[str, str]:
 
 
 def values_dict(
-    tables: Mapping[str, pd.DataFrame], boundary_tol: float, delta: float
+    tables: Mapping[str, pd.DataFrame],
+    boundary_tol: float,
+    delta: float,
+    unet_window: float,
+    unet_level: float,
 ) -> dict[str, str]:
     """Macro name -> LaTeX value for every value the prose cites, from the tables
     keyed as in ``VALUE_TABLES`` (all required): ``boundary_tol`` is config
-    ``boundaries.tol``, ``delta`` config ``paper.nn_delta``."""
+    ``boundaries.tol``, ``delta`` config ``paper.nn_delta``, ``unet_window`` and
+    ``unet_level`` config ``claims.unet_final_window`` and ``claims.unet_level``."""
     missing = [k for k in VALUE_TABLES if k not in tables]
     if missing:
         raise KeyError(f"values_macros needs the tables {missing} ({VALUE_TABLES})")
@@ -304,7 +338,7 @@ def values_dict(
     out.update(
         neural_values(tables["nn_tikhonov"], tables["early_stopping"], tables["width"], delta)
     )
-    out.update(unet_values(tables["unet"]))
+    out.update(unet_values(tables["unet"], unet_window, unet_level))
     out.update(claims_values(tables["claims"]))
     out.update(constant_values())
     for name in out:
@@ -313,9 +347,15 @@ def values_dict(
     return out
 
 
-def values_macros(tables: Mapping[str, pd.DataFrame], boundary_tol: float, delta: float) -> str:
+def values_macros(
+    tables: Mapping[str, pd.DataFrame],
+    boundary_tol: float,
+    delta: float,
+    unet_window: float,
+    unet_level: float,
+) -> str:
     """``\\newcommand`` lines (one per value, sorted by name) for ``values_dict``."""
-    values = values_dict(tables, boundary_tol, delta)
+    values = values_dict(tables, boundary_tol, delta, unet_window, unet_level)
     lines = ["% Generated by memreg.outputs.paper.values_macros from results/; do not edit."]
     lines += [f"\\newcommand{{\\{k}}}{{{v}}}" for k, v in sorted(values.items())]
     return "\n".join(lines) + "\n"
@@ -413,37 +453,43 @@ def neural_tikhonov_table(nn: pd.DataFrame) -> str:
     return latex_table(frame, cols, heads, fmts, colspec="r" * len(cols))
 
 
-def unet_table(unet: pd.DataFrame) -> str:
-    """K: per data set and model size, the final fraction memorized and its interval."""
-    final = summary.unet_final(unet).assign(interval=lambda d: _interval(d))
+def unet_table(unet: pd.DataFrame, window: float, level: float) -> str:
+    """K: per data set and model size, the seeds and, over them, the median (and the
+    min--max) of each run's mean fraction memorized over its final ``window`` share of
+    evaluations, the median first epoch with fraction >= ``level`` ("never": half or
+    more of the seeds never get there) and the median of the authors' distance (mean
+    over samples of the smallest summed squared pixel difference to a training image)
+    at the last evaluation."""
+    final = summary.median_over_seeds(summary.unet_final_mean(unet, window))
+    first = summary.median_over_seeds(summary.first_reaching(unet, level, "epoch"))
+    dist = summary.median_over_seeds(summary.last_evaluation(unet, "sq_distance_mean"))
+    frame = final.merge(
+        first[[*summary.UNET_SIZE, "median"]].rename(columns={"median": "epochs"}),
+        on=summary.UNET_SIZE,
+    ).merge(
+        dist[[*summary.UNET_SIZE, "median"]].rename(columns={"median": "distance"}),
+        on=summary.UNET_SIZE,
+    )
+    frame["range"] = frame["min"].map(fixed(2)) + "--" + frame["max"].map(fixed(2))
     return latex_table(
-        final,
-        [
-            "dataset",
-            "n_train",
-            "model_channels",
-            "n_params",
-            "step",
-            "fraction_memorized",
-            "interval",
-            "mean_nearest_distance",
-        ],
+        frame,
+        ["dataset", "n_train", "n_params", "seeds", "median", "range", "epochs", "distance"],
         [
             "data set",
             "$N$",
-            "channels",
             "parameters",
-            "step",
+            "seeds",
             "memorized",
-            "95\\% interval",
-            "RMS distance",
+            "min--max",
+            f"epochs to {level:g}",
+            "squared distance",
         ],
         {
             "dataset": lambda p: f"\\texttt{{{escape(p)}}}",
             "n_params": integer,
-            "step": integer,
-            "fraction_memorized": fixed(2),
-            "mean_nearest_distance": fixed(3),
+            "median": fixed(2),
+            "epochs": _count,
+            "distance": sci,
         },
     )
 
@@ -479,15 +525,102 @@ def claims_table(claims: pd.DataFrame) -> str:
     )
 
 
-def tables_tex(tables: Mapping[str, pd.DataFrame], boundary_tol: float) -> dict[str, str]:
+# ----------------------------------------------------------------------------- comparison
+
+# Rows per float of the comparison table: each family is a float of its own, split into
+# floats of at most this many rows so that each fits a page.
+COMPARISON_ROWS = 40
+_PARAMETER_SYMBOLS = {"c": "c", "tau": "\\tau", "delta": "\\delta"}
+
+
+def parameter_tex(spec: str) -> str:
+    """A parameter of the authors' values (``memreg.outputs.comparison.parse_parameter``)
+    in LaTeX: ``process=ve;c=1e-4;delta=1e-2`` -> ``\\texttt{ve}, $c=10^{-4}$,
+    $\\delta=0.01$``; an iteration as ``500{,}000 it.``."""
+    parts = []
+    for key, value in parse_parameter(spec).items():
+        if key in _PARAMETER_SYMBOLS and isinstance(value, float):
+            parts.append(f"${_PARAMETER_SYMBOLS[key]}={sci(value)[1:-1]}$")
+        elif key == "iteration" and isinstance(value, float):
+            parts.append(f"{integer(value)} it.")
+        elif key == "process":
+            parts.append(f"\\texttt{{{escape(value)}}}")
+        elif key == "parameterization":
+            parts.append(escape(value))
+        else:
+            parts.append(
+                escape(f"{key}={value:g}" if isinstance(value, float) else f"{key}={value}")
+            )
+    return ", ".join(parts)
+
+
+def _comparison_frame(comp: pd.DataFrame) -> pd.DataFrame:
+    def authors(r) -> str:
+        return ("$\\approx$" if summary.truthy(r.approximate) else "") + fixed(3)(r.authors)
+
+    def ours(r) -> str:
+        if math.isnan(float(r.ours)):
+            return "--"
+        return f"{fixed(3)(r.ours)} [{fixed(3)(r.ci_low)}, {fixed(3)(r.ci_high)}]"
+
+    def inside(r) -> str:
+        return "--" if math.isnan(float(r.ours)) else yes_no(r.inside)
+
+    return comp.assign(
+        family_tex=comp["family"].map(escape),
+        quantity_tex=comp["quantity"].map(escape),
+        parameter_tex=comp["parameter"].map(parameter_tex),
+        authors_tex=[authors(r) for r in comp.itertuples()],
+        ours_tex=[ours(r) for r in comp.itertuples()],
+        inside_tex=[inside(r) for r in comp.itertuples()],
+    )
+
+
+def comparison_table(comp: pd.DataFrame) -> str:
+    """The authors' numbers beside ours (a table of ``memreg.outputs.comparison.compare``):
+    family, quantity, parameter, the authors' value (``$\\approx$``: read from their
+    plot), ours with its 95\\% interval and whether the authors' value lies inside it
+    (``--``: not computed by this run). One ``table`` float per family, split every
+    ``COMPARISON_ROWS`` rows, each with its caption and label ``tab:authors-<family>``."""
+    frame = _comparison_frame(comp)
+    columns = [f"{c}_tex" for c in ("family", "quantity", "parameter", "authors", "ours", "inside")]
+    heads = ["", "quantity", "parameter", "authors", "ours [95\\% interval]", "inside"]
+    fmts: dict[str, Format] = {c: str for c in columns}
+    floats = []
+    for family, rows in frame.groupby("family", sort=False):
+        parts = [rows.iloc[k : k + COMPARISON_ROWS] for k in range(0, len(rows), COMPARISON_ROWS)]
+        for k, part in enumerate(parts):
+            suffix = f", part {k + 1} of {len(parts)}" if len(parts) > 1 else ""
+            label = f"tab:authors-{family}" + (f"-{k + 1}" if len(parts) > 1 else "")
+            caption = (
+                f"The authors' numbers beside this run's, family {escape(family)}{suffix}: "
+                "the authors' value ($\\approx$: read from their plot), ours with its "
+                "bootstrap 95\\% interval, and whether the authors' value lies inside it "
+                "(--: a setting this run does not compute)."
+            )
+            body = latex_table(part, columns, heads, fmts, colspec="lllrll").rstrip("\n")
+            head = ["\\begin{table}[htbp]", "\\centering", "\\small", f"\\caption{{{caption}}}"]
+            floats.append("\n".join([*head, f"\\label{{{label}}}", body, "\\end{table}"]) + "\n")
+    return "\n".join(floats)
+
+
+def tables_tex(
+    tables: Mapping[str, pd.DataFrame],
+    boundary_tol: float,
+    unet_window: float,
+    unet_level: float,
+) -> dict[str, str]:
     """File stem (``TABLE_NAMES``) -> LaTeX of every generated table, from the tables
-    keyed as in ``VALUE_TABLES``."""
+    keyed as in ``VALUE_TABLES`` and the ``comparison`` table
+    (``memreg.outputs.comparison.COMPARISON_TABLE``; the arguments as for ``values_dict``).
+    Each is a ``tabular`` except ``comparison``, whose floats carry their own captions."""
     return {
         "convergence": convergence_table(tables["convergence"]),
         "boundaries": boundaries_table(tables["boundaries"], boundary_tol),
         "tikhonov": regularization_table(tables["tikhonov"], SWEEP_PARAMS["tikhonov"]),
         "consistency": regularization_table(tables["consistency"], SWEEP_PARAMS["consistency"]),
         "nn_tikhonov": neural_tikhonov_table(tables["nn_tikhonov"]),
-        "unet": unet_table(tables["unet"]),
+        "unet": unet_table(tables["unet"], unet_window, unet_level),
         "claims": claims_table(tables["claims"]),
+        "comparison": comparison_table(tables["comparison"]),
     }

@@ -46,6 +46,9 @@ STYLE = {
     "pdf.fonttype": 42,
 }
 DATA_STYLE = {"color": "black", "marker": "x", "s": 18, "linewidths": 1.0, "zorder": 5}
+# The authors' values (memreg.outputs.comparison.authors_table) drawn on our curves.
+AUTHORS_STYLE = {"color": "black", "marker": "x", "s": 16, "linewidths": 0.9, "zorder": 6}
+AUTHORS_LABEL = "authors"
 PROCESS_LABELS = {"ve_talk": r"VE, $\sigma^2 = t^2$", "ve": r"VE, $g = 10^{2t}$", "vp": "VP"}
 
 
@@ -336,9 +339,44 @@ def _delta_colors(deltas) -> dict[float, str]:
     return {d: f"C{k}" for k, d in enumerate(sorted(deltas))}
 
 
-def nn_memorization(table: pd.DataFrame, path: str | Path) -> None:
+def _close(values, value: float) -> np.ndarray:
+    """Where the numbers ``values`` equal ``value`` to a relative 1e-9 (as the
+    comparison with the authors' values matches parameters)."""
+    return np.isclose(np.asarray(values, dtype=float), float(value), rtol=1e-9, atol=0.0)
+
+
+def authors_on_curves(
+    authors: pd.DataFrame | None, curves: pd.DataFrame, keys: Sequence[str]
+) -> pd.DataFrame:
+    """The rows of ``authors`` (``comparison.authors_table``: parameter columns and the
+    value ``authors``) that lie on a point of ``curves`` (our table): every column of
+    ``keys`` equal to that of some row of ``curves`` (numbers to a relative 1e-9)."""
+    if authors is None or authors.empty or not set(keys) <= set(authors.columns):
+        return pd.DataFrame(columns=[*keys, "authors"])
+    keep = []
+    for _, a in authors.iterrows():
+        hit = np.ones(len(curves), dtype=bool)
+        for key in keys:
+            if isinstance(a[key], str):
+                hit &= (curves[key].astype(str) == a[key]).to_numpy()
+            else:
+                hit &= _close(curves[key], a[key])
+        keep.append(bool(hit.any()))
+    return authors[np.array(keep, dtype=bool)]
+
+
+def _draw_authors(ax, x, y) -> None:
+    if len(x):
+        ax.scatter(x, y, label=AUTHORS_LABEL, **AUTHORS_STYLE)
+
+
+def nn_memorization(
+    table: pd.DataFrame, path: str | Path, authors: pd.DataFrame | None = None
+) -> None:
     """Family H: fraction of samples matching the data against the Tikhonov c of the
-    training loss (final iteration), one curve per delta, with bootstrap 95% intervals."""
+    training loss (final iteration), one curve per delta, with bootstrap 95% intervals;
+    the ``authors``' values (``comparison.authors_table("H")``) at the same c, delta and
+    iteration as black crosses."""
     final = table[table["iteration"] == table["iteration"].max()]
     c_values = sorted(final["c"].unique())
     fig, (ax,) = figure(1, COLUMN_WIDTH, 2.4)
@@ -357,6 +395,9 @@ def nn_memorization(table: pd.DataFrame, path: str | Path) -> None:
             color=color,
             label=rf"$\delta = {delta:g}$",
         )
+    theirs = authors_on_curves(authors, final, ["c", "delta", "iteration"])
+    x = [int(np.argmax(_close(c_values, c))) for c in theirs["c"]]
+    _draw_authors(ax, x, theirs["authors"])
     ax.set_xticks(pos, [f"{c:g}" for c in c_values])
     ax.set_xlabel("Tikhonov constant $c$ of the training loss")
     ax.set_ylabel("fraction matching the data")
@@ -382,9 +423,13 @@ def nn_score_vs_time(table: pd.DataFrame, path: str | Path) -> None:
     save(fig, path)
 
 
-def nn_early_stopping(table: pd.DataFrame, path: str | Path) -> None:
+def nn_early_stopping(
+    table: pd.DataFrame, path: str | Path, authors: pd.DataFrame | None = None
+) -> None:
     """Family I: fraction matching against training iterations, per delta (colour) and
-    parameterization (solid: nonsingular, dashed: singular)."""
+    parameterization (solid: nonsingular, dashed: singular); the ``authors``' values
+    (``comparison.authors_table("I")``) at the same parameterization, delta and iteration
+    as black crosses."""
     fig, (ax,) = figure(1, COLUMN_WIDTH, 2.5)
     styles = {"nonsingular": "-", "singular": "--"}
     for delta, color in _delta_colors(table["delta"].unique()).items():
@@ -399,6 +444,8 @@ def nn_early_stopping(table: pd.DataFrame, path: str | Path) -> None:
                 ms=2,
                 label=rf"$\delta = {delta:g}$, {param}",
             )
+    theirs = authors_on_curves(authors, table, ["parameterization", "delta", "iteration"])
+    _draw_authors(ax, theirs["iteration"], theirs["authors"])
     ax.set_xlabel("training iterations")
     ax.set_ylabel("fraction matching the data")
     ax.set_ylim(-0.03, 1.03)
@@ -506,35 +553,48 @@ def unet_samples_vs_steps(
     save(fig, path)
 
 
+def _seeds_label(lo: int, hi: int) -> str:
+    return f"{lo} seed{'' if hi == 1 else 's'}" if lo == hi else f"{lo}-{hi} seeds"
+
+
+def _seed_band(ax, band: pd.DataFrame, color, label: str | None) -> None:
+    """The median over seeds against epochs as a line, the min-max band around it."""
+    ax.plot(band["epoch"], band["median"], marker="o", ms=2, color=color, label=label)
+    ax.fill_between(band["epoch"], band["min"], band["max"], color=color, alpha=0.2, lw=0)
+
+
 def unet_memorization(table: pd.DataFrame, path: str | Path, scale: str) -> None:
-    """Family K: fraction of samples equal to a training image against training steps,
-    one curve (with bootstrap band) per model size, one panel per data set; ``scale``
-    (the run's resolution, steps and sizes) printed above the panels."""
-    sets = list(dict.fromkeys(table["dataset"]))
-    fig, axes = figure(len(sets), PAGE_WIDTH if len(sets) > 1 else COLUMN_WIDTH, 2.5)
+    """Family K, one column per data set (by increasing N): top, the fraction of samples
+    equal to a training image against epochs (images seen / N), per model size the median
+    over seeds at each evaluation with the band between the smallest and largest seed
+    (``summary.unet_seed_bands``); bottom, the same for the authors' distance, the mean
+    over samples of the smallest summed squared pixel difference to a training image
+    (log axis). ``scale`` (the run's scale) printed above the panels."""
+    counts = summary.unet_seed_counts(table)
+    plt.rcParams.update(STYLE)
+    fig, axes = plt.subplots(
+        2,
+        len(counts),
+        figsize=(PAGE_WIDTH if len(counts) > 1 else COLUMN_WIDTH, 4.6),
+        squeeze=False,
+    )
     sizes = sorted(table["model_channels"].unique())
-    for ax, name in zip(axes, sets):
-        rows_set = table[table["dataset"] == name]
-        for k, c in enumerate(sizes):
-            rows = rows_set[rows_set["model_channels"] == c].sort_values("step")
-            if rows.empty:
-                continue
-            color = plt.cm.viridis(k / max(len(sizes) - 1, 1))
-            ax.plot(
-                rows["step"],
-                rows["fraction_memorized"],
-                marker="o",
-                ms=2,
-                color=color,
-                label=f"{int(rows['n_params'].iloc[0]):,} params",
-            )
-            ax.fill_between(
-                rows["step"], rows["ci_low"], rows["ci_high"], color=color, alpha=0.15, lw=0
-            )
-        ax.set_title(f"N = {int(rows_set['n_train'].iloc[0])} ({name})")
-        ax.set_xlabel("training steps")
-        ax.set_ylim(-0.03, 1.03)
-        ax.legend(loc="best", fontsize=5.5)
-    axes[0].set_ylabel("fraction memorized")
-    fig.suptitle(scale, fontsize=6, y=1.02)
+    colors = {c: plt.cm.viridis(k / max(len(sizes) - 1, 1)) for k, c in enumerate(sizes)}
+    for col, data in zip(axes.T, counts.itertuples()):
+        rows = table[table["dataset"] == data.dataset]
+        frac = summary.unet_seed_bands(rows, "fraction_memorized")
+        dist = summary.unet_seed_bands(rows, "sq_distance_mean")
+        for (c, n_params), band in frac.groupby(["model_channels", "n_params"], sort=False):
+            _seed_band(col[0], band, colors[c], f"{int(n_params):,} params")
+            _seed_band(col[1], dist[dist["model_channels"] == c], colors[c], None)
+        col[0].set_title(f"N = {data.n_train} ({data.dataset}), {_seeds_label(data.min, data.max)}")
+        col[0].set_ylim(-0.03, 1.03)
+        col[0].legend(loc="best", fontsize=5.5)
+        col[1].set_yscale("log")
+        for ax in col:
+            ax.set_xlabel("epochs")
+    axes[0, 0].set_ylabel("fraction memorized\n(median over seeds, min-max)")
+    axes[1, 0].set_ylabel("mean squared distance to\nthe nearest training image")
+    fig.suptitle(scale, fontsize=6)
+    fig.tight_layout()
     save(fig, path)

@@ -10,7 +10,10 @@ formatting is the consumers' business.
 Two settings choose what is cited and are shared by every consumer: the boundary
 tolerance (config ``boundaries.tol``, also the tolerance of the study itself) and the
 delta of the neural-network fractions (config ``paper.nn_delta``, the nearest delta
-of the table, :func:`cited_delta`).
+of the table, :func:`cited_delta`). Family K's numbers are over seeds: per run (data set,
+model size, seed) a value, per model size its median over seeds; the final window and
+the level of "reaching memorization" are config ``claims.unet_final_window`` and
+``claims.unet_level``, for the claims and the manuscript alike.
 """
 
 from __future__ import annotations
@@ -197,16 +200,15 @@ def width_ends(wid: pd.DataFrame, target: float) -> tuple[float, pd.Series, pd.S
 
 # ----------------------------------------------------------------------------- K
 
-
-def unet_final(unet: pd.DataFrame) -> pd.DataFrame:
-    """Family K: the last evaluation of every (data set, model size), by data set and
-    increasing parameter count."""
-    return (
-        unet.sort_values("step")
-        .groupby(["dataset", "model_channels"], sort=False)
-        .tail(1)
-        .sort_values(["dataset", "n_params"])
-    )
+# The columns that name one training run of family K (a data set, a model size, a seed),
+# and one model size of a data set (its runs differ by seed only).
+UNET_RUN = ["dataset", "n_train", "model_channels", "n_params", "seed"]
+UNET_SIZE = UNET_RUN[:-1]
+# The coverage of the bootstrap intervals over seeds (as metrics.bootstrap_fraction's).
+INTERVAL_LEVEL = 0.95
+# A run's final window is ceil(window x evaluations) after rounding the product to this
+# many decimals, so that 0.07 x 100 is 7 and not 8 by floating-point error.
+_WINDOW_DECIMALS = 9
 
 
 def unet_cited(unet: pd.DataFrame) -> pd.DataFrame:
@@ -215,17 +217,78 @@ def unet_cited(unet: pd.DataFrame) -> pd.DataFrame:
     return unet[unet["n_train"] == unet["n_train"].min()]
 
 
-def first_steps(rows: pd.DataFrame, level: float) -> pd.Series:
-    """Family K: per model size (index: model_channels), the first evaluation step whose
-    fraction memorized is at least ``level``; inf for a size that never gets there."""
-    return rows.groupby("model_channels").apply(
-        lambda r: (
-            float(r.loc[r["fraction_memorized"] >= level, "step"].min())
-            if (r["fraction_memorized"] >= level).any()
-            else float("inf")
-        ),
-        include_groups=False,
-    )
+def unet_seed_counts(unet: pd.DataFrame) -> pd.DataFrame:
+    """Family K, one row per data set by increasing ``n_train``: ``dataset``,
+    ``n_train`` and the ``min`` and ``max`` over its model sizes of the number of seeds
+    (runs) of a size."""
+    per_size = unet.groupby(UNET_SIZE)["seed"].nunique().rename("seeds").reset_index()
+    out = per_size.groupby(["dataset", "n_train"])["seeds"].agg(["min", "max"]).reset_index()
+    return out.sort_values("n_train").reset_index(drop=True)
+
+
+def _runs(rows: pd.DataFrame):
+    """(key, rows by increasing images seen) of every run (``UNET_RUN``) of ``rows``."""
+    return rows.sort_values("images", kind="stable").groupby(UNET_RUN, sort=True)
+
+
+def _per_run(values: list[tuple[tuple, float]]) -> pd.DataFrame:
+    rows = [{**dict(zip(UNET_RUN, key)), "value": value} for key, value in values]
+    return pd.DataFrame(rows, columns=[*UNET_RUN, "value"])
+
+
+def window_size(n_evaluations: int, window: float) -> int:
+    """Family K: how many of a run's ``n_evaluations`` form its final window,
+    k = max(1, ceil(window x n_evaluations)) (e.g. 2 of 20 at window 0.1)."""
+    return max(1, math.ceil(round(window * n_evaluations, _WINDOW_DECIMALS)))
+
+
+def unet_final_mean(rows: pd.DataFrame, window: float) -> pd.DataFrame:
+    """Family K, one row per run (``UNET_RUN``): ``value`` = (1/k) sum of the fraction
+    memorized over the run's last k evaluations by images seen, k = :func:`window_size`
+    (config ``claims.unet_final_window``)."""
+    values = []
+    for key, r in _runs(rows):
+        k = window_size(len(r), window)
+        values.append((key, float(r["fraction_memorized"].iloc[-k:].mean())))
+    return _per_run(values)
+
+
+def first_reaching(rows: pd.DataFrame, level: float, axis: str) -> pd.DataFrame:
+    """Family K, one row per run: ``value`` = the ``axis`` ("epoch" or "images") of the
+    run's first evaluation with fraction memorized >= ``level``; inf when none is."""
+    values = []
+    for key, r in _runs(rows):
+        reached = r.loc[r["fraction_memorized"] >= level, axis]
+        values.append((key, float(reached.iloc[0]) if len(reached) else math.inf))
+    return _per_run(values)
+
+
+def last_evaluation(rows: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Family K, one row per run: ``value`` = ``column`` at its last evaluation (the
+    most images seen)."""
+    return _per_run([(key, float(r[column].iloc[-1])) for key, r in _runs(rows)])
+
+
+def median_over_seeds(per_run: pd.DataFrame) -> pd.DataFrame:
+    """Family K, one row per model size (``UNET_SIZE``) by data set (``n_train``) and
+    increasing parameter count: the ``median``, ``min`` and ``max`` over its runs of the
+    per-run ``value`` (:func:`unet_final_mean`, :func:`first_reaching`,
+    :func:`last_evaluation`) and the number of ``seeds``. With an even number of seeds
+    the median is the mean of the middle two; an inf among them gives inf."""
+    stats = per_run.groupby(UNET_SIZE)["value"].agg(["median", "min", "max", "count"])
+    out = stats.rename(columns={"count": "seeds"}).reset_index()
+    return out.sort_values(["n_train", "n_params"]).reset_index(drop=True)
+
+
+def unet_seed_bands(rows: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Family K, one row per model size and evaluation (``images``; its ``epoch``): the
+    ``median``, ``min`` and ``max`` over seeds of ``column`` at that evaluation and the
+    number of ``seeds`` evaluated there, by data set, parameter count and images."""
+    keys = [*UNET_SIZE, "images"]
+    grouped = rows.groupby(keys)
+    stats = grouped[column].agg(["median", "min", "max", "count"])
+    out = stats.rename(columns={"count": "seeds"}).join(grouped["epoch"].first()).reset_index()
+    return out.sort_values(["n_train", "n_params", "images"]).reset_index(drop=True)
 
 
 def spearman(x: np.ndarray, y: np.ndarray) -> float:
@@ -239,12 +302,37 @@ def spearman(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.corrcoef(rx, ry)[0, 1])
 
 
-def steps_correlation(rows: pd.DataFrame, level: float) -> tuple[pd.Series, float]:
-    """Family K: (:func:`first_steps` of ``rows``, Spearman's rho of those steps with
-    the parameter count)."""
-    first = first_steps(rows, level)
-    params = rows.groupby("model_channels")["n_params"].first()
-    return first, spearman(params.loc[first.index].to_numpy(), first.to_numpy())
+def rank_correlation(medians: pd.DataFrame) -> float:
+    """Family K: Spearman's rho of the per-size ``median`` (:func:`median_over_seeds`,
+    one data set) with the parameter count."""
+    return spearman(medians["n_params"].to_numpy(), medians["median"].to_numpy(float))
+
+
+def rank_correlation_interval(
+    per_run: pd.DataFrame, n_boot: int, seed: int, level: float = INTERVAL_LEVEL
+) -> tuple[float, float, int]:
+    """Family K: percentile-bootstrap interval (coverage ``level``) over seeds of
+    :func:`rank_correlation`, for the per-run values of one data set. Each of ``n_boot``
+    resamples (``numpy.random.default_rng(seed)``) draws, within every model size, as
+    many runs as it has, with replacement, and takes rho of the resampled medians.
+    Returns (low, high, resamples dropped because their rho is nan, e.g. all medians
+    equal); (nan, nan, n_boot) when every rho is nan."""
+    rng = np.random.default_rng(seed)
+    sizes = per_run.groupby(UNET_SIZE)
+    params = np.array([key[UNET_SIZE.index("n_params")] for key, _ in sizes], dtype=float)
+    medians = np.column_stack(
+        [
+            np.median(v[rng.integers(0, len(v), size=(n_boot, len(v)))], axis=1)
+            for v in (r["value"].to_numpy(float) for _, r in sizes)
+        ]
+    )
+    rhos = np.array([spearman(params, m) for m in medians])
+    kept = rhos[~np.isnan(rhos)]
+    if not len(kept):
+        return math.nan, math.nan, n_boot
+    tail = 100.0 * (1.0 - level) / 2.0
+    low, high = np.percentile(kept, [tail, 100.0 - tail])
+    return float(low), float(high), n_boot - len(kept)
 
 
 # ----------------------------------------------------------------------------- claims

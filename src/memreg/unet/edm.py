@@ -37,14 +37,23 @@ SIGMA_DATA = 0.5
 Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-def to_model_range(images01: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """Pixel values in [0, 1] -> the model's range [-1, 1]: y = 2 v - 1."""
-    return 2 * torch.as_tensor(images01, dtype=torch.float32) - 1
+UNIT_RANGE = (0.0, 1.0)  # the authors' pixel values: data[..., square] = 1.0, zero elsewhere
 
 
-def to_unit_range(y: torch.Tensor) -> torch.Tensor:
-    """The model's range [-1, 1] -> pixel values [0, 1]: v = (y + 1) / 2."""
-    return (y + 1) / 2
+def to_model_range(
+    images01: np.ndarray | torch.Tensor, value_range: tuple[float, float] = UNIT_RANGE
+) -> torch.Tensor:
+    """Pixel values v in [0, 1] -> the values y = lo + (hi - lo) v the network sees, with
+    (lo, hi) = ``value_range``: the authors' (0, 1) leaves them as they are; (-1, 1) is EDM's
+    image range."""
+    lo, hi = value_range
+    return lo + (hi - lo) * torch.as_tensor(images01, dtype=torch.float32)
+
+
+def to_unit_range(y: torch.Tensor, value_range: tuple[float, float] = UNIT_RANGE) -> torch.Tensor:
+    """The inverse of :func:`to_model_range`: v = (y - lo) / (hi - lo)."""
+    lo, hi = value_range
+    return (y - lo) / (hi - lo)
 
 
 @dataclass(frozen=True)
@@ -174,13 +183,16 @@ def empirical_denoiser(train: torch.Tensor, **kwargs) -> Denoiser:
     return denoise
 
 
-def memorized(samples: torch.Tensor, train: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-    """Per sample (model range [-1, 1]): whether its binarization (pixel > 0.5 in [0, 1],
-    i.e. > 0 in model range) equals a training image exactly, and its root-mean-square
-    distance in [0, 1] pixel units to the nearest training image."""
-    s = to_unit_range(samples.detach().double().cpu()).reshape(samples.shape[0], -1)
-    t = to_unit_range(train.detach().double().cpu()).reshape(train.shape[0], -1)
+def memorized(samples01: torch.Tensor, train01: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """Per sample, both with pixel values v in [0, 1] (:func:`to_unit_range`): whether its
+    binarization (v > 1/2) equals a training image exactly, and the authors' distance to the
+    training set, the smallest summed squared pixel difference
+
+        d(x) = min_n sum_p (x_p - y_{n,p})^2,
+
+    computed by direct differences in float64."""
+    s = samples01.detach().double().cpu().reshape(samples01.shape[0], -1)
+    t = train01.detach().double().cpu().reshape(train01.shape[0], -1)
     exact = ((s[:, None, :] > 0.5) == (t[None, :, :] > 0.5)).all(-1).any(-1)
-    sq = ((s[:, None, :] - t[None, :, :]) ** 2).sum(-1)  # direct differences
-    rms = sq.min(dim=1).values.sqrt() / math.sqrt(s.shape[1])
-    return exact.numpy(), rms.numpy()
+    sq = ((s[:, None, :] - t[None, :, :]) ** 2).sum(-1).min(dim=1).values
+    return exact.numpy(), sq.numpy()

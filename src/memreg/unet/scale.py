@@ -4,17 +4,19 @@ that would take hours there, and the label that says which scale a result comes 
 The CPU cost of one training is estimated from timings measured on this project's
 2-core machine (2 threads, 64x64 images, batch 2; benchmarks/README.md, "Results:
 U-Nets"): per model size C, the seconds of one training step, t_step(C), and of one
-forward pass of 100 images, t_fwd(C). A run of S steps with an evaluation round of
-n_eval samples and K Heun steps (2K - 1 network evaluations) every E steps costs
+forward pass of 100 images, t_fwd(C). A run of S steps (images / batch) with an
+evaluation round of n_eval samples and K Heun steps (2K - 1 network evaluations) every
+E images costs
 
-    seconds = max(1, p) S t_step(C) + p floor(S / E) (n_eval / 100) (2K - 1) t_fwd(C),
+    seconds = max(1, p) S t_step(C) + p floor(images / E) (n_eval / 100) (2K - 1) t_fwd(C),
 
 p = (R / 64)^2 for images of R x R pixels; t_step and t_fwd are interpolated linearly
 in (log C, log t) between the measured sizes and extrapolated along the nearest
 segment. Evaluation (batches of 50-100 images) scales with the pixels; a training step
-at batch 2 does not get cheaper below 64x64, where fixed costs dominate (measured on
+at batch 1 or 2 does not get cheaper below 64x64, where fixed costs dominate (measured on
 one thread: 0.12-0.25 s at 16x16 and 0.12-0.58 s at 32x32 for C = 4-32;
-benchmarks/README.md, "Family K at a CPU scale").
+benchmarks/README.md, "Family K at a CPU scale"), and t_step at batch 2 bounds the
+step at batch 1 from above.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ def cpu_hours(model_channels: int, resolution: int, train: UNetTrainConfig) -> f
     """Estimated hours of one ``train_unet`` run on 2 CPU threads (module docstring), its
     evaluation rounds (``train.evaluation``) included."""
     pixels = (resolution / MEASURED_RESOLUTION) ** 2
-    rounds = len(train.eval_steps())
+    rounds = len(train.eval_images())
     evaluation = train.evaluation
     forwards = evaluation.n_eval / 100 * (2 * evaluation.n_steps - 1)
     seconds = max(1.0, pixels) * train.steps * _loglog(CPU_SECONDS_PER_STEP, model_channels)
@@ -78,7 +80,7 @@ def check_cpu_budget(
     if hours > limit_hours and not allow_slow_cpu:
         raise SlowOnCPU(
             f"this U-Net training (model_channels {model_channels}, {resolution}x{resolution}, "
-            f"{train.steps:,} steps, {len(train.eval_steps())} evaluation rounds) found no CUDA "
+            f"{train.steps:,} steps, {len(train.eval_images())} evaluation rounds) found no CUDA "
             f"device and would take about {hours:.1f} h on this CPU, above "
             f"unet.cpu_hours_limit = {limit_hours:g} h. Run it on a GPU machine (unet.device: "
             "auto picks CUDA), or on a cluster with `--workflow-profile slurm` and a GPU "
@@ -91,11 +93,20 @@ def check_cpu_budget(
 PAPER_SCALE_HINT = "the paper's scale: --config preset=paper (GPU or cluster)"
 
 
-def scale_label(resolution: int, steps: int, model_channels: list[int]) -> str:
-    """The scale of a family-K run in words, e.g. '32x32, 6,000 steps, model_channels 4-32'."""
+def scale_label(
+    resolution: int, images: int, model_channels: list[int], seeds: dict[int, int]
+) -> str:
+    """The scale of a family-K run in words, e.g. '16x16, 4,000 images per training
+    (2,000 epochs of N = 2), model_channels 4-32, seeds 3 (N = 2) / 1 (N = 8)'; ``seeds``
+    maps the number of training images N to the seeds per model size."""
     sizes = sorted(int(c) for c in model_channels)
     span = f"{sizes[0]}-{sizes[-1]}" if len(sizes) > 1 else f"{sizes[0]}"
-    return f"{resolution}x{resolution}, {steps:,} steps, model_channels {span}"
+    n_small = min(seeds)
+    counts = " / ".join(f"{seeds[n]} (N = {n})" for n in sorted(seeds))
+    return (
+        f"{resolution}x{resolution}, {images:,} images per training ({images / n_small:,.0f} "
+        f"epochs of N = {n_small}), model_channels {span}, seeds {counts}"
+    )
 
 
 def run_scale_note(label: str) -> str:
@@ -106,9 +117,12 @@ def run_scale_note(label: str) -> str:
 
 def table_scale_label(table) -> str:
     """``scale_label`` of the run that wrote a family-K table (``results/unet/*.csv``:
-    columns resolution, step, model_channels)."""
+    columns resolution, images, model_channels, n_train, seed); the seeds per size are the
+    smallest count over the sizes of each data set."""
+    seeds = table.groupby(["n_train", "model_channels"])["seed"].nunique().groupby("n_train").min()
     return scale_label(
         int(table["resolution"].iloc[0]),
-        int(table["step"].max()),
+        int(table["images"].max()),
         [int(c) for c in table["model_channels"].unique()],
+        {int(n): int(k) for n, k in seeds.items()},
     )

@@ -1,29 +1,37 @@
-"""Training an EDM U-Net on a handful of images, with exact resume (family K).
+"""Training an EDM U-Net on a handful of images by the authors' protocol, with exact resume
+(family K).
 
-One step: draw ``batch_size`` training images (uniformly, with replacement), a noise
-level per image (ln sigma ~ N(P_mean, P_std^2)) and the noise; take an Adam step on
-``memreg.unet.edm.edm_loss`` with EDM's learning-rate warm-up
+Training runs in epochs as a DataLoader with ``shuffle=True`` does: every epoch visits the N
+training images once, in a fresh random order, ``batch_size`` at a time (batch_size divides
+N). A step draws a noise level per image (ln sigma ~ N(P_mean, P_std^2)) and the noise,
+takes the gradient of ``memreg.unet.edm.edm_loss``, cleans it (``clean_gradients``: nan -> 0,
++-inf -> +-1e5, as the authors' script does) and takes an Adam step at the learning rate
 
-    lr_k = lr min(k B / rampup_images, 1)       (k = 1, 2, ... the step, B the batch),
+    lr_k = lr min(n_k / rampup_images, 1),    n_k = 1 + k B,
 
-and update the EMA of the weights with EDM's half-life rule
+k the steps done before this one and B the batch (n_k is the authors' image counter, which
+starts at 1); then the EMA of the weights follows EDM's half-life rule on the same counter
 
     ema <- beta ema + (1 - beta) theta,   beta = 0.5^(B / h_k),
-    h_k = min(halflife_images, rampup_ratio k B).
+    h_k = min(halflife_images, rampup_ratio n_k).
 
-Every ``eval_every`` steps the EMA model samples ``n_eval`` images from fixed noise
-(Heun, ``memreg.unet.edm.heun_sample``): the fraction whose binarization equals a
-training image, with a bootstrap interval, the mean distance to the nearest
-training image, and the first ``n_grid`` samples for the sample-grid figure.
+Every length (the run, evaluations, checkpoints, the loss log) is counted in images seen.
+Every ``eval_every`` images the EMA model samples ``n_eval`` images from fixed noise (Heun,
+``memreg.unet.edm.heun_sample``): the fraction whose binarization equals a training image,
+with a bootstrap interval, the authors' squared distance to the nearest training image (its
+mean and maximum over the samples), the RMS distance, and the first ``n_grid`` samples for
+the sample-grid figure.
 
-Every random draw of training comes from one CPU generator seeded by ``seed``, so
-a run on CPU is reproducible bit for bit and a resumed run ends with the same
-weights as an uninterrupted one. Checkpoints (every ``checkpoint_every`` steps)
-hold the model, EMA, optimizer, generator state, step, losses and evaluations;
-``memreg.checkpoint`` writes them atomically, the previous one kept as ``<name>.prev``;
-a corrupt latest checkpoint is set aside (``<name>.corrupt``) and the run resumes from
-the previous good one. The loss is recorded as its mean over blocks of ``log_every``
-steps.
+Every random draw of training (the epochs' orders, noise levels and noise) comes from one
+CPU generator seeded by ``seed``, as does the initialization, so a run on CPU is
+reproducible bit for bit and a resumed run ends with the same weights as an uninterrupted
+one. Checkpoints (every ``checkpoint_every`` images) hold the model, EMA, optimizer,
+generator state, the current epoch's order, the images seen, losses and evaluations;
+``memreg.checkpoint`` writes them atomically, the previous one kept as ``<name>.prev``; a
+corrupt latest checkpoint is set aside (``<name>.corrupt``) and the run resumes from the
+previous good one. The loop runs with subnormal floats flushed to zero
+(``memreg.numerics.flush_subnormals``): Adam's moments of units without gradient decay into
+that range, where x86 arithmetic is many times slower.
 """
 
 from __future__ import annotations
@@ -43,7 +51,9 @@ from .. import checkpoint as ckpt  # `checkpoint` is train_unet's argument
 from ..checkpoint import CheckpointError, differences
 from ..io import atomic_path
 from ..metrics import bootstrap_fraction
+from ..numerics import flush_subnormals
 from .edm import (
+    UNIT_RANGE,
     EDMDenoiser,
     draw_noise_levels,
     edm_loss,
@@ -87,38 +97,55 @@ class EvalConfig:
                                f"a number > 0 below sigma_max = {self.sigma_max}")  # fmt: skip
 
 
+PRECISIONS = ("float32", "bfloat16")
+
+
 @dataclass(frozen=True)
 class UNetTrainConfig:
-    """Training settings: the paper's are the defaults; where it is silent, ours (the length
-    of the warm-up, ``lr_rampup_images``) or EDM's (the EMA half-life and ramp-up); see
-    docs/settings.md, family K. Bad settings raise :class:`memreg.unet.network.SettingError`."""
+    """Training settings; the defaults are the authors' script (RectangleImages/NN/main.py of
+    baptistar/DiffusionModelDynamics; docs/settings.md, family K, names the source of each).
+    Lengths count images seen. Bad settings raise :class:`memreg.unet.network.SettingError`."""
 
-    steps: int = 50_000
-    batch_size: int = 2
+    images: int = 100_000  # 50,000 epochs of N = 2
+    batch_size: int = 1
+    value_range: tuple[float, float] = (0.0, 1.0)  # pixel values the network sees
     lr: float = 1e-3
-    lr_rampup_images: int = 10_000
+    lr_rampup_images: int = 10_000_000
     ema_halflife_images: int = 500_000
     ema_rampup_ratio: float = 0.05
+    clean_gradients: bool = True  # nan -> 0, +-inf -> +-1e5 before each step
+    precision: str = "float32"  # or bfloat16: autocast on CUDA
     p_mean: float = -1.2
     p_std: float = 1.2
     seed: int = 0
-    checkpoint_every: int = 1000
-    eval_every: int = 1000
-    log_every: int = 100  # steps per point of the loss curve (their mean loss)
+    checkpoint_every: int = 20_000
+    eval_every: int = 200  # 100 epochs of N = 2
+    log_every: int = 200  # images per point of the loss curve (their mean loss)
     evaluation: EvalConfig = field(default_factory=EvalConfig)
 
     def __post_init__(self) -> None:
-        for key in ("steps", "batch_size", "checkpoint_every", "eval_every", "log_every"):
+        object.__setattr__(self, "value_range", tuple(float(v) for v in self.value_range))
+        keys = ("images", "batch_size", "checkpoint_every", "eval_every", "log_every")
+        for key in keys:
             if getattr(self, key) < 1:
                 raise SettingError(key, getattr(self, key), "an integer >= 1")
-        if self.eval_every > self.steps:
-            raise SettingError("eval_every", self.eval_every, f"at most steps = {self.steps}")
-        if self.steps % self.eval_every:
-            raise SettingError("steps", self.steps,
+        for key in keys[2:] + ("images",):
+            if getattr(self, key) % self.batch_size:
+                raise SettingError(key, getattr(self, key),
+                                   f"a multiple of batch_size = {self.batch_size} (images seen "
+                                   "at the end of a step)")  # fmt: skip
+        if self.eval_every > self.images:
+            raise SettingError("eval_every", self.eval_every, f"at most images = {self.images}")
+        if self.images % self.eval_every:
+            raise SettingError("images", self.images,
                                f"a multiple of eval_every = {self.eval_every} (the final model "
                                "is always evaluated)")  # fmt: skip
         if not self.lr > 0:
             raise SettingError("lr", self.lr, "a number > 0")
+        if len(self.value_range) != 2 or not self.value_range[0] < self.value_range[1]:
+            raise SettingError("value_range", list(self.value_range), "[low, high] with low < high")
+        if self.precision not in PRECISIONS:
+            raise SettingError("precision", self.precision, f"one of {list(PRECISIONS)}")
 
     @classmethod
     def from_config(cls, train: dict, evaluation: dict) -> UNetTrainConfig:
@@ -126,8 +153,48 @@ class UNetTrainConfig:
         ``unet.evaluation``."""
         return cls(**train, evaluation=EvalConfig(**evaluation))
 
-    def eval_steps(self) -> list[int]:
-        return list(range(self.eval_every, self.steps + 1, self.eval_every))
+    @property
+    def steps(self) -> int:
+        """Optimizer steps of the run: images / batch_size."""
+        return self.images // self.batch_size
+
+    def eval_images(self) -> list[int]:
+        """The images seen at each evaluation."""
+        return list(range(self.eval_every, self.images + 1, self.eval_every))
+
+    def learning_rate(self, images_before: int) -> float:
+        """lr min(n / rampup_images, 1) for the step taken after ``images_before`` images,
+        n = 1 + images_before (the authors' counter)."""
+        return self.lr * min((1 + images_before) / max(self.lr_rampup_images, 1e-8), 1.0)
+
+    def ema_beta(self, images_before: int) -> float:
+        """beta = 0.5^(B / h), h = min(halflife_images, rampup_ratio n), n = 1 + images_before."""
+        n = 1 + images_before
+        halflife = min(self.ema_halflife_images, self.ema_rampup_ratio * n)
+        return 0.5 ** (self.batch_size / max(halflife, 1e-8))
+
+
+def steps_per_epoch(n_train: int, batch_size: int) -> int:
+    """N / batch_size: an epoch is whole batches, so batch_size must divide N."""
+    if n_train % batch_size:
+        raise SettingError("batch_size", batch_size,
+                           f"a divisor of the number of training images N = {n_train} (an "
+                           "epoch is N / batch_size whole batches)")  # fmt: skip
+    return n_train // batch_size
+
+
+def epoch_order(n_train: int, batch_size: int, generator: torch.Generator) -> torch.Tensor:
+    """One epoch's batches, (N / batch_size, batch_size): a random permutation of the N
+    training images drawn from ``generator``, so each image is visited once."""
+    n_steps = steps_per_epoch(n_train, batch_size)
+    return torch.randperm(n_train, generator=generator).view(n_steps, batch_size)
+
+
+def clean_gradients_(params: list[torch.Tensor]) -> None:
+    """The authors' clean-up of every gradient, in place: nan -> 0, +inf -> 1e5, -inf -> -1e5."""
+    grads = [p.grad for p in params if p.grad is not None]
+    for g in grads:
+        torch.nan_to_num(g, nan=0.0, posinf=1e5, neginf=-1e5, out=g)
 
 
 def pick_device(device: str | None = None) -> torch.device:
@@ -157,8 +224,12 @@ def adam(model: torch.nn.Module, lr: float, capturable: bool = False) -> torch.o
         device = next(model.parameters()).device
         lr_tensor = torch.tensor(lr, dtype=torch.float32, device=device)
         return torch.optim.Adam(
-            model.parameters(), lr=lr_tensor, betas=(0.9, 0.999), eps=1e-8,
-            capturable=True, foreach=True,
+            model.parameters(),
+            lr=lr_tensor,
+            betas=(0.9, 0.999),
+            eps=1e-8,
+            capturable=True,
+            foreach=True,
         )
     return torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.999), eps=1e-8)
 
@@ -176,7 +247,8 @@ def adam_policy(opt: torch.optim.Adam, capturable: bool) -> None:
 
 
 class GraphedStep:
-    """One training step (gather the batch, EDM loss under bf16 autocast, backward, Adam)
+    """One training step (gather the batch, EDM loss (under bf16 autocast if ``bf16``),
+    backward, the gradients' clean-up if ``clean``, Adam)
     captured once as a CUDA graph and replayed: the batch's draws (made on the CPU by the
     run's generator, as in the plain step) are copied into static device buffers, the
     learning rate into the optimizer's device tensor, and the graph re-runs every kernel
@@ -184,8 +256,16 @@ class GraphedStep:
     kernels, Adam makes its state); they run at learning rate 0 and are then undone, so
     the model and optimizer enter the first replayed step exactly as they were."""
 
-    def __init__(self, model: EDMDenoiser, opt: torch.optim.Adam, train: torch.Tensor,
-                 batch_size: int, warmup: int = 3) -> None:
+    def __init__(
+        self,
+        model: EDMDenoiser,
+        opt: torch.optim.Adam,
+        train: torch.Tensor,
+        batch_size: int,
+        bf16: bool = False,
+        clean: bool = True,
+        warmup: int = 3,
+    ) -> None:
         self.shape, self.lr = tuple(train.shape[1:]), opt.param_groups[0]["lr"]
         n_pixels = batch_size * train[0].numel()
         # idx, sigma and noise of one step, packed into one buffer: one copy per step
@@ -195,9 +275,11 @@ class GraphedStep:
         def step() -> torch.Tensor:
             idx, sigma, noise = self.inputs.split([batch_size, batch_size, n_pixels])
             batch = train[idx.long()]
-            with torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=False):
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=bf16, cache_enabled=False):
                 loss = edm_loss(model, batch, sigma, noise.view(batch_size, *self.shape))
             loss.backward()
+            if clean:
+                clean_gradients_(list(model.parameters()))
             opt.step()
             return loss.detach()
 
@@ -227,8 +309,9 @@ class GraphedStep:
                         v.zero_()
             self.lr.copy_(lr)
 
-    def __call__(self, idx: torch.Tensor, sigma: torch.Tensor, noise: torch.Tensor,
-                 lr: float) -> torch.Tensor:
+    def __call__(
+        self, idx: torch.Tensor, sigma: torch.Tensor, noise: torch.Tensor, lr: float
+    ) -> torch.Tensor:
         """Run one step on this batch at learning rate ``lr``; the loss (a device tensor)."""
         packed = torch.cat([idx.float(), sigma.float(), noise.reshape(-1)]).pin_memory()
         self.inputs.copy_(packed, non_blocking=True)
@@ -243,32 +326,42 @@ class UNetRun:
 
     ema: EDMDenoiser
     n_params: int
-    loss_steps: list[int]
+    loss_images: list[int]  # images seen at the end of each block of log_every images
     losses: list[float]
     evaluations: list[dict[str, float]]
-    grids: dict[int, torch.Tensor]  # step -> (n_grid, C, H, W) samples in [0, 1]
+    grids: dict[int, torch.Tensor]  # images seen -> (n_grid, C, H, W) samples in [0, 1]
     seconds: float
 
 
 def evaluate(
-    model: EDMDenoiser, train: torch.Tensor, cfg: EvalConfig, device: torch.device
+    model: EDMDenoiser,
+    train: torch.Tensor,
+    cfg: EvalConfig,
+    device: torch.device,
+    value_range: tuple[float, float] = UNIT_RANGE,
 ) -> tuple[dict[str, float], torch.Tensor]:
-    """Sample ``model`` from the fixed noise; memorization metrics and the grid samples."""
+    """Sample ``model`` from the fixed noise; memorization metrics and the grid samples.
+    ``train`` and the samples are in the network's values (``value_range``); the metrics
+    are computed on pixel values in [0, 1]."""
     noise = fixed_noise(cfg.n_eval, tuple(train.shape[1:]), cfg.noise_seed).to(device)
     sigmas = sigma_steps(cfg.n_steps, cfg.sigma_min, cfg.sigma_max, cfg.rho)
     was_training = model.training
     model.eval()
-    samples = heun_sample(model, noise, sigmas, batch_size=cfg.batch_size)
+    samples = to_unit_range(heun_sample(model, noise, sigmas, batch_size=cfg.batch_size).float(),
+                            value_range)  # fmt: skip
     model.train(was_training)
-    exact, dist = memorized(samples, train)
+    exact, sq = memorized(samples, to_unit_range(train, value_range))
     frac, lo, hi = bootstrap_fraction(exact, n_boot=cfg.n_boot, seed=cfg.noise_seed)
+    n_pixels = train[0].numel()
     metrics = {
         "fraction_memorized": frac,
         "ci_low": lo,
         "ci_high": hi,
-        "mean_nearest_distance": float(np.mean(dist)),
+        "mean_nearest_distance": float(np.mean(np.sqrt(sq / n_pixels))),
+        "sq_distance_mean": float(np.mean(sq)),
+        "sq_distance_max": float(np.max(sq)),
     }
-    grid = to_unit_range(samples[: cfg.n_grid].float().cpu()).clamp(0, 1)
+    grid = samples[: cfg.n_grid].cpu().clamp(0, 1)
     return metrics, grid
 
 
@@ -282,17 +375,20 @@ def train_unet(
     on_step: Callable[[int], None] | None = None,
     cuda_graph: bool = False,
 ) -> UNetRun:
-    """Train a U-Net denoiser on ``images`` (N, H, W) in [0, 1]; resume from ``checkpoint``
-    (or its ``.prev``) by the policy of ``memreg.checkpoint``.
+    """Train a U-Net denoiser on ``images`` (N, H, W) in [0, 1] by the protocol of the module
+    docstring; resume from ``checkpoint`` (or its ``.prev``) by the policy of
+    ``memreg.checkpoint``.
 
     ``cuda_graph``: on a CUDA device, replay each training step as one captured CUDA graph
     (``GraphedStep``); the same draws and updates, only the launch overhead is gone. On
-    other devices it is ignored (a log line says so). ``on_step(step)`` is called after
-    every completed step (tests use it to simulate a killed job)."""
+    other devices it is ignored (a log line says so). ``on_step(images_seen)`` is called
+    after every completed step (tests use it to simulate a killed job)."""
     dev = pick_device(device)
     if dev.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    train = to_model_range(images)[:, None]
+    train = to_model_range(images, cfg.value_range)[:, None]
+    n_train, batch = train.shape[0], cfg.batch_size
+    per_epoch = steps_per_epoch(n_train, batch)  # refuses a batch that does not divide N
     if tuple(train.shape[-2:]) != (unet_cfg.resolution,) * 2:
         raise ValueError(
             f"images are {tuple(train.shape[-2:])}, the U-Net expects resolution "
@@ -302,10 +398,12 @@ def train_unet(
     model = EDMDenoiser(UNet(unet_cfg)).to(dev)
     ema = copy.deepcopy(model).requires_grad_(False)
     graphed = cuda_graph and dev.type == "cuda"
+    bf16 = cfg.precision == "bfloat16" and dev.type == "cuda"
     opt = adam(model, cfg.lr, capturable=graphed)
     gen = torch.Generator().manual_seed(cfg.seed)
     train_dev = train.to(dev)
-    step, loss_steps, losses, evaluations, grids, seconds = 0, [], [], [], {}, 0.0
+    seen, loss_images, losses, evaluations, grids, seconds = 0, [], [], [], {}, 0.0
+    order = torch.empty(0, batch, dtype=torch.long)  # the current epoch's batches
     path = Path(checkpoint) if checkpoint is not None else None
     expected = ckpt.fingerprint(resume_settings(unet_cfg, cfg, train))
     state = ckpt.load(path, expected) if path is not None else None
@@ -315,7 +413,8 @@ def train_unet(
         opt.load_state_dict(state["optimizer"])
         adam_policy(opt, capturable=graphed)
         gen.set_state(state["generator"])
-        step, loss_steps, losses = state["step"], state["loss_steps"], state["losses"]
+        seen, order = state["images"], state["order"]
+        loss_images, losses = state["loss_images"], state["losses"]
         evaluations, seconds = state["evaluations"], state["seconds"]
         grids = {int(k): v for k, v in state["grids"].items()}
 
@@ -326,73 +425,81 @@ def train_unet(
             "ema": ema.state_dict(),
             "optimizer": opt.state_dict(),
             "generator": gen.get_state(),
-            "step": step,
-            "loss_steps": loss_steps,
+            "step": seen // batch,  # memreg.checkpoint names it in its resume line
+            "images": seen,
+            "order": order,
+            "loss_images": loss_images,
             "losses": losses,
             "evaluations": evaluations,
             "grids": {str(k): v for k, v in grids.items()},
             "seconds": seconds,
         }
 
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=dev.type == "cuda")
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=bf16)
     if cuda_graph and not graphed:
         log.info("cuda_graph applies to CUDA devices only; training on %s with the plain step", dev)
     if graphed:
-        graph_step = GraphedStep(model, opt, train_dev, cfg.batch_size)
+        graph_step = GraphedStep(model, opt, train_dev, batch, bf16, cfg.clean_gradients)
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=cfg.steps, initial=step, desc="training", unit="step", mininterval=5)
+        bar = tqdm(total=cfg.images, initial=seen, desc="training", unit="img", mininterval=5)
     running, n_running, start = 0.0, 0, time.perf_counter()
     params, ema_params = list(model.parameters()), list(ema.parameters())
-    while step < cfg.steps:
-        idx = torch.randint(train.shape[0], (cfg.batch_size,), generator=gen)
-        sigma = draw_noise_levels(cfg.batch_size, gen, cfg.p_mean, cfg.p_std)
-        noise = torch.randn((cfg.batch_size, *train.shape[1:]), generator=gen)
-        images_seen = (step + 1) * cfg.batch_size
-        lr = cfg.lr * min(images_seen / max(cfg.lr_rampup_images, 1e-8), 1.0)
-        if graphed:
-            loss = graph_step(idx, sigma, noise, lr)
-        else:
-            for group in opt.param_groups:
-                group["lr"] = lr
-            with autocast:
-                loss = edm_loss(model, train_dev[idx.to(dev)], sigma.to(dev), noise.to(dev))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-        step += 1
-        halflife = min(cfg.ema_halflife_images, cfg.ema_rampup_ratio * images_seen)
-        beta = 0.5 ** (cfg.batch_size / max(halflife, 1e-8))
-        with torch.no_grad():
-            torch._foreach_lerp_(ema_params, params, 1.0 - beta)
-        running, n_running = running + loss.detach(), n_running + 1
-        if step % cfg.log_every == 0 or step == cfg.steps:
-            loss_steps.append(step)
-            losses.append(float(running) / n_running)
-            running, n_running = 0.0, 0
+    with flush_subnormals():
+        while seen < cfg.images:
+            k = (seen // batch) % per_epoch  # the step's place in its epoch
+            if k == 0:
+                order = epoch_order(n_train, batch, gen)
+            idx = order[k]
+            sigma = draw_noise_levels(batch, gen, cfg.p_mean, cfg.p_std)
+            noise = torch.randn((batch, *train.shape[1:]), generator=gen)
+            lr = cfg.learning_rate(seen)
+            if graphed:
+                loss = graph_step(idx, sigma, noise, lr)
+            else:
+                for group in opt.param_groups:
+                    group["lr"] = lr
+                with autocast:
+                    loss = edm_loss(model, train_dev[idx.to(dev)], sigma.to(dev), noise.to(dev))
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if cfg.clean_gradients:
+                    clean_gradients_(params)
+                opt.step()
+            beta = cfg.ema_beta(seen)
+            seen += batch
+            with torch.no_grad():
+                torch._foreach_lerp_(ema_params, params, 1.0 - beta)
+            running, n_running = running + loss.detach(), n_running + 1
+            if seen % cfg.log_every == 0 or seen == cfg.images:
+                loss_images.append(seen)
+                losses.append(float(running) / n_running)
+                running, n_running = 0.0, 0
+                if bar is not None:
+                    bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
+            if seen % cfg.eval_every == 0:
+                with autocast:
+                    metrics, grid = evaluate(ema, train_dev, cfg.evaluation, dev, cfg.value_range)
+                evaluations.append(
+                    {"images": seen, "epoch": seen / n_train, "step": seen // batch, **metrics}
+                )
+                grids[seen] = grid
+                log.info("images %d (epoch %g): %s", seen, seen / n_train, metrics)
             if bar is not None:
-                bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
-        if step % cfg.eval_every == 0:
-            with autocast:
-                metrics, grid = evaluate(ema, train_dev, cfg.evaluation, dev)
-            evaluations.append({"step": step, **metrics})
-            grids[step] = grid
-            log.info("step %d: %s", step, metrics)
-        if bar is not None:
-            bar.update(1)
-        if path is not None and (step % cfg.checkpoint_every == 0 or step == cfg.steps):
-            seconds_now = seconds + time.perf_counter() - start
-            state = checkpoint_state()
-            state["seconds"] = seconds_now
-            ckpt.save(path, state)
-        if on_step is not None:
-            on_step(step)
+                bar.update(batch)
+            if path is not None and (seen % cfg.checkpoint_every == 0 or seen == cfg.images):
+                seconds_now = seconds + time.perf_counter() - start
+                state = checkpoint_state()
+                state["seconds"] = seconds_now
+                ckpt.save(path, state)
+            if on_step is not None:
+                on_step(seen)
     if bar is not None:
         bar.close()
     seconds += time.perf_counter() - start
-    return UNetRun(ema.cpu(), model.net.n_params, loss_steps, losses, evaluations, grids, seconds)
+    return UNetRun(ema.cpu(), model.net.n_params, loss_images, losses, evaluations, grids, seconds)
 
 
 def save_unet(path: str | Path, run: UNetRun, unet_cfg: UNetConfig) -> None:
