@@ -287,6 +287,8 @@ def test_paper_is_built_with_every_figure(smoke_run):
         ({"regularization": {"process": "ve_fast"}}, "process", "'ve_talk', 've', 'vp'"),
         ({"neural": {"width": {"widths": [0, 16]}}}, "widths", "an integer >= 1"),
         ({"neural": {"lr": -1e-3}}, "lr", "a number > 0"),
+        ({"neural": {"ema_update_every": 0}}, "ema_update_every", "an integer >= 1"),
+        ({"neural": {"sampling": {"t_min": 1e-3}}}, "t_min", "keys allowed under neural.sampling"),
         (
             {"neural": {"early_stopping": {"snapshot_every": 10**9}}},
             "neural.early_stopping.snapshot_every",

@@ -16,6 +16,7 @@ from memreg.closed_form.process import make_process
 from memreg.closed_form.reference import reference_in_s as dop853_in_s
 from memreg.closed_form.sampling import (
     Trajectory,
+    heun_in_t,
     initial_noise,
     ode_velocity,
     sample_ode,
@@ -551,3 +552,54 @@ def test_sde_step_count_refused(n_steps):
         sample_sde(score, n=3, n_steps=n_steps)
     with pytest.raises(ValueError, match="n_steps must be a positive integer"):
         sample_ode(score, n=3, n_steps=n_steps)
+
+
+def gaussian_data_score(proc, mean, var):
+    """The score of data N(mean, var I) under ``proc``: s = -(x - alpha mean) / S^2,
+    S^2 = alpha^2 var + sigma^2, defined at t = 0 for var > 0; one time per row."""
+
+    def score(x, t):
+        t = torch.as_tensor(t, dtype=x.dtype).reshape(-1, 1)
+        a = proc.alpha(t)
+        return -(x - a * mean) / (a * a * var + proc.sigma2(t))
+
+    score.process = proc
+    return score
+
+
+def gaussian_flow(proc, mean, var, x_start, t_start, t):
+    """Its probability flow, exactly: x(t) = alpha(t) mean + (S(t) / S(t_start))
+    (x(t_start) - alpha(t_start) mean), an affine map (S' / S = f + g2 / (2 S^2))."""
+    S = lambda u: np.sqrt(proc.alpha(u) ** 2 * var + proc.sigma2(u))  # noqa: E731
+    t = np.asarray(t, dtype=np.float64).reshape(-1, 1)
+    a0 = float(proc.alpha(t_start))
+    return proc.alpha(t) * mean + S(t) / S(t_start) * (x_start - a0 * mean)
+
+
+def test_heun_in_t_reaches_the_exact_end_of_a_gaussian_flow():
+    """Data N(m, 0.01 I) under ve from t = 0.01, where the flow still contracts x - m by
+    sqrt(0.01 / (0.01 + sigma(0.01)^2)) ~ 0.7 on the way to t = 0: rows ending at 0, at
+    0.005 and at the start against the exact flow; second order in the step."""
+    proc, t_start, var = make_process("ve"), 1e-2, 1e-2
+    mean = np.array([0.5, -1.0])
+    score = gaussian_data_score(proc, torch.as_tensor(mean), var)
+    x = initial_noise(30, 2, seed=4, process=proc).numpy() * 0.2 + mean
+    ends = np.repeat([0.0, t_start / 2, t_start], 10)
+    exact = gaussian_flow(proc, mean, var, x, t_start, ends)
+    assert np.abs(exact[:10] - x[:10]).max() > 0.1  # stopping at t_start would fail
+    errors = []
+    for n in (4, 8):
+        got = heun_in_t(score, x, t_start, torch.as_tensor(ends), n)
+        np.testing.assert_array_equal(got[20:], x[20:])  # ending where they start: unmoved
+        errors.append(np.abs(got - exact).max())
+    assert errors[1] < 1e-3, errors  # measured 4.7e-4, of a displacement > 0.1
+    assert 3.5 < errors[0] / errors[1] < 4.5, errors  # Heun: second order
+
+
+def test_heun_in_t_refuses_ends_outside_its_interval():
+    score = gaussian_data_score(make_process("vp"), torch.zeros(2), 1.0)
+    x = np.zeros((2, 2))
+    with pytest.raises(ValueError, match=r"every end must lie in \[0, t_start = 0.1\]"):
+        heun_in_t(score, x, 0.1, torch.tensor([0.0, 0.2]), 4)
+    with pytest.raises(ValueError, match="n_steps must be a positive integer"):
+        heun_in_t(score, x, 0.1, 0.0, 0)

@@ -8,8 +8,10 @@ import copy
 import numpy as np
 import pytest
 import torch
+from scipy.integrate import solve_ivp
 
 from memreg.closed_form.process import make_process
+from memreg.closed_form.sampling import initial_noise
 from memreg.closed_form.score import EmpiricalScore
 from memreg.data import authors_points
 from memreg.mlp.evaluation import (
@@ -17,6 +19,7 @@ from memreg.mlp.evaluation import (
     evaluate_snapshots,
     load_group,
     sample_group,
+    sampling_ends,
     save_group,
     score_error,
     score_norms,
@@ -57,9 +60,42 @@ def test_learned_score_stacks_the_models():
 
 def test_sample_group_uses_the_same_starts_for_every_model():
     group = MLPGroup(Architecture(width=16), [ModelSpec(seed=1), ModelSpec(seed=1)])
-    x = sample_group(group, VP, 20, seed=3, t_min=1e-3, n_steps=20)
+    x = sample_group(group, VP, 20, seed=3, n_steps=20, t_eps=1e-3, final_steps=2)
     assert x.shape == (2, 20, 2)
     np.testing.assert_allclose(x[0], x[1], rtol=1e-6)  # identical networks, identical starts
+
+
+def dop853_flow(group: MLPGroup, n: int, seed: int, t_end: float) -> np.ndarray:
+    """The probability flow of a one-network group from T to t_end in t by scipy's DOP853
+    (the ODE dx/dt = f x - g2 s / 2 written out here, tolerance 1e-7), from sample_group's
+    starts."""
+    score = LearnedScore(group, VP)
+    x0 = initial_noise(n, group.arch.dim, seed, VP).numpy()
+
+    def rhs(t, flat):
+        x = torch.as_tensor(flat.reshape(x0.shape))
+        return (float(VP.f(t)) * x - 0.5 * float(VP.g2(t)) * score(x, t)).numpy().ravel()
+
+    sol = solve_ivp(rhs, (VP.T, t_end), x0.ravel(), method="DOP853", rtol=1e-7, atol=1e-7)
+    assert sol.success, sol.message
+    return sol.y[:, -1].reshape(x0.shape)
+
+
+def test_sample_group_ends_nonsingular_at_zero_and_singular_at_t_eps():
+    """Against DOP853 in t on each network alone: the nonsingular network's samples reach
+    t = 0, the singular network's stop at t_eps (0.05 here, so that the two ends lie apart:
+    stopping the nonsingular one at t_eps would miss by > 10 times the tolerance)."""
+    specs = [ModelSpec(seed=1), ModelSpec(seed=2, parameterization="singular")]
+    group = MLPGroup(Architecture(width=16), specs)
+    n, seed, t_eps = 10, 3, 0.05
+    assert sampling_ends(group, t_eps).tolist() == [0.0, t_eps]
+    x = sample_group(group, VP, n, seed, n_steps=200, t_eps=t_eps, final_steps=4)
+    alone = [MLPGroup(group.arch, [spec]) for spec in specs]
+    at_zero = dop853_flow(alone[0], n, seed, 0.0)
+    tol = 1e-4  # measured 1.1e-5 and 1.8e-5
+    np.testing.assert_allclose(x[0], at_zero, rtol=0, atol=tol)
+    np.testing.assert_allclose(x[1], dop853_flow(alone[1], n, seed, t_eps), rtol=0, atol=tol)
+    assert np.abs(dop853_flow(alone[0], n, seed, t_eps) - at_zero).max() > 10 * tol
 
 
 def test_score_error_falls_with_training(trained):
@@ -82,12 +118,13 @@ def test_evaluate_snapshots_table(trained):
         trained.snapshots,
         VP,
         DATA,
-        50,
-        0,
-        1e-3,
-        20,
-        [1e-2, 5e-1],
-        100,
+        n_samples=50,
+        seed=0,
+        n_steps=20,
+        t_eps=1e-5,
+        final_steps=2,
+        deltas=[1e-2, 5e-1],
+        n_boot=100,
         error_points=50,
     )
     assert len(table) == 2 * 2 * 2  # snapshots x models x deltas

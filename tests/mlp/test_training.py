@@ -1,5 +1,6 @@
 """MLP groups and their training (memreg.mlp.model, memreg.mlp.training): batched = one at a time,
-exact resume after a kill, refusal of foreign checkpoints, a corrupt one set aside."""
+the EMA against the authors' ema-pytorch step by step, one seed per network, exact resume
+after a kill, refusal of foreign checkpoints, a corrupt one set aside."""
 
 from __future__ import annotations
 
@@ -16,13 +17,29 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from memreg import checkpoint
 from memreg.checkpoint import CheckpointError
 from memreg.closed_form.process import make_process
 from memreg.data import authors_points
-from memreg.mlp.model import Architecture, MLPGroup, ModelSpec, dsm_loss, dsm_loss_and_grads
-from memreg.mlp.training import TrainConfig, train
+from memreg.mlp.model import (
+    STUDIES,
+    Architecture,
+    MLPGroup,
+    ModelSpec,
+    dsm_loss,
+    dsm_loss_and_grads,
+    network_seed,
+)
+from memreg.mlp.training import (
+    TrainConfig,
+    ema_decay,
+    ema_schedule,
+    model_generator,
+    train,
+    update_ema,
+)
 
 DATA = authors_points()
 VP = make_process("vp")
@@ -56,6 +73,28 @@ def test_group_member_equals_a_network_built_alone():
     for k in range(3):
         h = torch.relu(h @ w[k] + b[k])
     torch.testing.assert_close(out[1], h @ w[3] + b[3], rtol=1e-5, atol=1e-6)
+
+
+def test_every_network_has_its_own_seed():
+    """Seeds from SeedSequence([neural.seed, study, index]): the same settings give the same
+    seed; distinct networks (any study, any position, another base seed) distinct seeds,
+    hence distinct initializations and distinct training draws."""
+    keys = [(base, study, k) for base in (10, 11) for study in STUDIES for k in range(8)]
+    seeds = [network_seed(*key) for key in keys]
+    assert len(set(seeds)) == len(keys)
+    assert seeds == [network_seed(*key) for key in keys]
+    first = np.random.SeedSequence([10, STUDIES.index("early_stopping"), 1]).generate_state(1)
+    assert network_seed(10, "early_stopping", 1) == int(first[0])
+    specs = [ModelSpec(seed=network_seed(10, "tikhonov", k)) for k in range(3)]
+    group = MLPGroup(SMALL, specs)
+    for a in range(3):
+        for b in range(a):
+            assert not torch.equal(group.weights[0][a], group.weights[0][b])
+            assert not torch.equal(group.freqs[a], group.freqs[b])
+    draws = [torch.rand(5, generator=model_generator(spec)) for spec in specs]
+    assert all(not torch.equal(draws[a], draws[b]) for a in range(3) for b in range(a))
+    with pytest.raises(ValueError, match="unknown study 'depth'"):
+        network_seed(10, "depth", 0)
 
 
 def test_dsm_loss_of_each_parameterization():
@@ -137,6 +176,97 @@ def test_config_refuses_bad_values():
         TrainConfig(iterations=10, snapshots=(5, 20))
     with pytest.raises(ValueError, match="multiple of log_every"):
         TrainConfig(iterations=10, save_every=15, log_every=10)
+    with pytest.raises(ValueError, match="ema_update_every >= 1"):
+        TrainConfig(iterations=10, ema_update_every=0)
+    with pytest.raises(ValueError, match="ema_power must be > 0"):
+        TrainConfig(iterations=10, ema_power=0.0)
+
+
+# The package computes its decay in float32 (torch arithmetic on its integer step counter),
+# ours in float64: 1 - d differs by up to half a float32 ulp of d, 2**-25 ~ 3e-8, per average,
+# times |w - ema| (a few units for the N(0, 1) weights below); 19 averages in 300 steps.
+FLOAT32_DECAY_ATOL = 19 * 2**-25 * 8
+
+
+def _package_ema(model: torch.nn.Module):
+    """ema-pytorch's EMA as the authors' notebooks build it: EMA(model, beta=0.9999), the
+    package's defaults otherwise (imported here: a test extra, not a runtime dependency)."""
+    from ema_pytorch import EMA
+
+    return EMA(model, beta=0.9999)
+
+
+def _package_weights(ema) -> list[torch.Tensor]:
+    """The package's averaged weights in our order [weights..., biases...]."""
+    model = ema.ema_model
+    return [p.detach().clone() for p in list(model.weights) + list(model.biases)]
+
+
+def test_ema_follows_ema_pytorch_step_by_step():
+    """Random weights stand in for the optimizer: after each of 300 steps the package's
+    ``update()`` and ours (``update_ema``) see the same weights, and the averages agree;
+    our decay is the package's ``get_current_decay()`` with its counter at the step."""
+    group = MLPGroup(Architecture(width=8), [ModelSpec(seed=0), ModelSpec(seed=1)])
+    params = list(group.weights) + list(group.biases)
+    package = _package_ema(group)
+    ours = [p.detach().clone() for p in params]
+    cfg = TrainConfig(iterations=300)
+    gen = torch.Generator().manual_seed(0)
+    actions = []
+    for step in range(1, cfg.iterations + 1):
+        with torch.no_grad():
+            for p in params:
+                p.copy_(torch.randn(p.shape, generator=gen))
+        package.update()
+        update_ema(ours, params, step, cfg)
+        assert int(package.step) == step
+        assert ema_decay(step, cfg) == pytest.approx(package.get_current_decay(), rel=1e-6)
+        for a, b in zip(ours, _package_weights(package)):
+            torch.testing.assert_close(a, b, rtol=0, atol=FLOAT32_DECAY_ATOL)
+        actions.append(ema_schedule(step, cfg))
+    # the schedule read off the package's defaults: copies until step 101, then every 10th
+    copies = [k for k, a in enumerate(actions, 1) if a == "copy"]
+    averages = [k for k, a in enumerate(actions, 1) if a == "average"]
+    assert copies == list(range(1, 102, 10))
+    assert averages == list(range(111, 301, 10))
+    assert ema_decay(111, cfg) == pytest.approx(1 - 11 ** (-2 / 3), rel=1e-12)
+
+
+def test_ema_decay_reaches_its_cap():
+    """d = 1 - (1 + j)^(-2/3) passes 0.9999 at j = 10^6 - 1; beyond, the cap holds."""
+    cfg = TrainConfig(iterations=1)
+    j_cap = round(1e4**1.5) - 1  # (1 + j)^(-2/3) = 1e-4
+    assert ema_decay(cfg.ema_update_after_step + 1 + j_cap // 2, cfg) < cfg.ema_decay
+    assert ema_decay(cfg.ema_update_after_step + 1 + 2 * j_cap, cfg) == cfg.ema_decay
+
+
+def test_training_keeps_the_ema_of_ema_pytorch():
+    """train() itself, watched by the package: a global optimizer hook calls the package's
+    ``update()`` after every Adam step on the same (online) weights, and our EMA, kept as a
+    snapshot at every step, equals the package's average at every step."""
+    specs = [ModelSpec(seed=4), ModelSpec(seed=5, parameterization="singular", c=1e-2)]
+    group = MLPGroup(Architecture(width=8), specs)
+    package, seen = _package_ema(group), {}
+
+    def hook(optimizer, args, kwargs):
+        package.update()
+        seen[int(package.step)] = _package_weights(package)
+
+    iterations = 300
+    cfg = TrainConfig(
+        iterations=iterations, log_every=100, save_every=100, snapshots=tuple(range(1, 301))
+    )
+    handle = register_optimizer_step_post_hook(hook)
+    try:
+        result = train(group, VP, DATA, cfg)
+    finally:
+        handle.remove()
+    assert sorted(seen) == list(range(1, iterations + 1))
+    for step in seen:
+        for a, b in zip(result.snapshots[step], seen[step]):
+            torch.testing.assert_close(a, b, rtol=0, atol=FLOAT32_DECAY_ATOL)
+    for a, b in zip(list(result.group.weights) + list(result.group.biases), seen[iterations]):
+        torch.testing.assert_close(a.detach(), b, rtol=0, atol=FLOAT32_DECAY_ATOL)
 
 
 def _resume_script(state: Path, iterations: int) -> str:
@@ -145,7 +275,7 @@ def _resume_script(state: Path, iterations: int) -> str:
         from memreg.data import authors_points
         from memreg.mlp.model import Architecture, MLPGroup, ModelSpec
         from memreg.closed_form.process import make_process
-        from memreg.mlp.training import TrainConfig, train
+        from memreg.mlp.training import TrainConfig, ema_decay, ema_schedule, train, update_ema
         torch.set_num_threads(1)
         group = MLPGroup(Architecture(width=32), [ModelSpec(seed=7), ModelSpec(seed=8, c=1e-3)])
         cfg = TrainConfig(iterations={iterations}, log_every=10, save_every=50, snapshots=(100,))

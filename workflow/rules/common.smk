@@ -11,6 +11,7 @@ from snakemake.exceptions import WorkflowError
 import memreg.config
 from memreg.data import scale_squares, square_images
 from memreg.closed_form.process import PROCESSES
+from memreg.mlp.model import network_seed
 from memreg.unet.network import SettingError, UNetConfig
 from memreg.unet.training import EvalConfig, UNetTrainConfig
 
@@ -165,15 +166,20 @@ def sweep_files(kind, ext):
 
 
 def nn_models(study):
-    """The networks of a study: a list of memreg.mlp.model.ModelSpec keyword dicts."""
+    """The networks of a study: a list of memreg.mlp.model.ModelSpec keyword dicts, each
+    with its own seed, memreg.mlp.model.network_seed(neural.seed, study, its position in the
+    study's list: c of H, parameterization of I, width of J)."""
     NN = config["neural"]
+    base = NN["seed"]
     if study == "tikhonov":
-        return [{"seed": NN["seed"], "parameterization": "nonsingular", "c": float(c)}
-                for c in NN["tikhonov"]["c"]]
+        return [{"seed": network_seed(base, study, k), "parameterization": "nonsingular",
+                 "c": float(c)} for k, c in enumerate(NN["tikhonov"]["c"])]
     if study == "early_stopping":
-        return [{"seed": NN["seed"], "parameterization": p, "c": 0.0}
-                for p in NN["early_stopping"]["parameterizations"]]
-    return [{"seed": NN["seed"], "parameterization": "nonsingular", "c": 0.0}]
+        return [{"seed": network_seed(base, study, k), "parameterization": p, "c": 0.0}
+                for k, p in enumerate(NN["early_stopping"]["parameterizations"])]
+    k = NN["width"]["widths"].index(int(study.split("_")[1]))
+    return [{"seed": network_seed(base, "width", k), "parameterization": "nonsingular",
+             "c": 0.0}]
 
 
 def nn_study(study):
@@ -188,6 +194,8 @@ def nn_study(study):
         "architecture": {"dim": config["data"]["authors_points"]["dim"], "width": width,
                          "n_hidden": NN["n_hidden"], "embedding_dim": NN["embedding_dim"]},
         "train": {"iterations": n, "lr": NN["lr"], "ema_decay": NN["ema_decay"],
+                  "ema_update_after_step": NN["ema_update_after_step"],
+                  "ema_update_every": NN["ema_update_every"],
                   "t_eps": NN["t_eps"], "save_every": NN["save_every"],
                   "log_every": NN["log_every"],
                   "snapshots": sorted({*range(every, n + 1, every), n})},

@@ -46,6 +46,7 @@ rule evaluate_mlp:
     params:
         process=process_params(NN["process"]),
         sampling=NN["sampling"],
+        t_eps=NN["t_eps"],  # where the singular networks' samples end
         deltas=NN["deltas"],
         n_boot=NN["n_boot"],
         score_error=NN["score_error"],

@@ -17,16 +17,17 @@ table, samples = evaluate_snapshots(
     snapshots,
     make_process(**p.process),
     train,
-    p.sampling["n_samples"],
-    p.sampling["seed"],
-    p.sampling["t_min"],
-    p.sampling["n_steps"],
-    list(p.deltas),
-    p.n_boot,
+    n_samples=p.sampling["n_samples"],
+    seed=p.sampling["seed"],
+    n_steps=p.sampling["n_steps"],
+    t_eps=p.t_eps,  # the singular networks' end (memreg.mlp.evaluation.sampling_ends)
+    final_steps=p.sampling["final_steps"],
+    deltas=list(p.deltas),
+    n_boot=p.n_boot,
     error_t_range=(err["t_min"], err["t_max"]),
     error_points=err["n_points"],
 )
-meta = {"sampling": p.sampling, "deltas": list(p.deltas), "score_error": err}
+meta = {"sampling": p.sampling, "t_eps": p.t_eps, "deltas": list(p.deltas), "score_error": err}
 save_table(snakemake.output.table, table, meta)
 iterations = np.array(sorted(samples))
 save_arrays(

@@ -13,7 +13,9 @@ with x = alpha x_0 + sigma eps, plus the optional Tikhonov penalty c mean |s|^2.
 and evaluates them with batched matmuls, so dozens of small networks train as
 one computation. Each network draws its initialization, times and noise from its
 own generator, and Adam and the EMA act elementwise, so a network trained in a
-group follows the same path as trained alone (up to float rounding).
+group follows the same path as trained alone (up to float rounding). Every network of the
+workflow has a seed of its own (``network_seed``), as each of the authors' networks has
+its own initialization and training draws.
 """
 
 from __future__ import annotations
@@ -22,12 +24,32 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
 from ..closed_form.process import Process
 
 PARAMETERIZATIONS = ("nonsingular", "singular")
+STUDIES = ("tikhonov", "early_stopping", "width")  # families H, I, J (docs/settings.md)
+
+
+def network_seed(seed: int, study: str, index: int) -> int:
+    """The seed of network ``index`` of ``study``: the first 32-bit word that numpy's
+    SeedSequence draws from the entropy [seed, STUDIES.index(study), index].
+
+    ``seed`` is the workflow's ``neural.seed``; ``index`` is the network's position in its
+    study's list: the c of ``neural.tikhonov.c`` (H), the parameterization of
+    ``neural.early_stopping.parameterizations`` (I), the width of ``neural.width.widths``
+    (J). Distinct networks get unrelated seeds, hence their own initialization and (through
+    ``memreg.mlp.training.model_generator``) their own training draws; the same settings
+    give the same seeds."""
+    if study not in STUDIES:
+        raise ValueError(f"unknown study {study!r}; allowed: {list(STUDIES)}")
+    if seed < 0 or index < 0:
+        raise ValueError(f"seed and index must be >= 0, got {seed} and {index}")
+    entropy = [int(seed), STUDIES.index(study), int(index)]
+    return int(np.random.SeedSequence(entropy).generate_state(1)[0])
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,11 @@ parameterization and the Tikhonov term divide by sigma) and one noise draw, from
 the model's own generator. The loss of each model is ``mlp.dsm_loss``, its gradient
 computed by the hand-written backward pass ``mlp.dsm_loss_and_grads`` into gradient
 buffers kept across steps; Adam minimises their sum (so every model sees exactly its
-own gradient), and an EMA of the weights,
-
-    ema <- ema + (1 - d_k) (w - ema),   d_k = min(decay, (1 + k) / (10 + k)),
-
-is the network that is sampled (the warm-up keeps short runs meaningful).
+own gradient), and an exponential moving average (EMA) of the weights is the network
+that is sampled. The EMA follows the authors' notebooks, which average with the
+``ema-pytorch`` package at its defaults, ``EMA(model, beta=0.9999)``, calling its
+``update()`` once after every optimizer step (``ema_schedule``, ``ema_decay``; a test holds
+ours against the package step by step).
 
 The training state (weights, EMA, Adam, generator states, step, loss history,
 EMA snapshots at the requested iterations) is saved every ``save_every`` steps by
@@ -43,7 +43,10 @@ from .model import MLPGroup, ModelSpec, dsm_loss_and_grads
 class TrainConfig:
     iterations: int
     lr: float = 1e-3
-    ema_decay: float = 0.9999
+    ema_decay: float = 0.9999  # the cap of the EMA's decay (ema-pytorch's beta)
+    ema_update_after_step: int = 100  # the EMA copies the weights until this step ...
+    ema_update_every: int = 10  # ... and acts on every ema_update_every-th step only
+    ema_power: float = 2 / 3  # the warm-up's exponent (ema-pytorch's power)
     t_eps: float = 1e-5
     snapshots: tuple[int, ...] = ()  # iterations at which the EMA weights are kept
     save_every: int = 10_000
@@ -56,6 +59,13 @@ class TrainConfig:
             raise ValueError(f"learning rate must be > 0, got {self.lr}")
         if not 0 <= self.ema_decay < 1:
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+        if self.ema_update_after_step < 0 or self.ema_update_every < 1:
+            raise ValueError(
+                f"need ema_update_after_step >= 0 and ema_update_every >= 1, got "
+                f"{self.ema_update_after_step} and {self.ema_update_every}"
+            )
+        if not self.ema_power > 0:
+            raise ValueError(f"ema_power must be > 0, got {self.ema_power}")
         if self.save_every < 1 or self.log_every < 1 or self.save_every % self.log_every:
             raise ValueError(
                 f"save_every ({self.save_every}) must be a positive multiple of "
@@ -75,6 +85,49 @@ class TrainResult:
     snapshots: dict[int, list[torch.Tensor]]
     loss_steps: np.ndarray
     losses: np.ndarray  # (n_logs, M): mean loss over each block of log_every steps
+
+
+def ema_decay(step: int, cfg: TrainConfig) -> float:
+    """The decay of the EMA after optimizer step ``step`` (1, 2, ...), ema-pytorch's
+    ``get_current_decay`` with its counter at ``step``:
+
+        d_k = clamp(1 - (1 + j)^(-power), 0, cap),   j = k - update_after_step - 1,
+
+    and d_k = 0 for j <= 0 (inv_gamma = 1 and min_value = 0, the package's defaults; cap is
+    ``cfg.ema_decay``, the package's beta). It applies where ``ema_schedule`` averages."""
+    j = step - cfg.ema_update_after_step - 1
+    if j <= 0:
+        return 0.0
+    return min(cfg.ema_decay, max(0.0, 1.0 - (1.0 + j) ** -cfg.ema_power))
+
+
+def ema_schedule(step: int, cfg: TrainConfig) -> str | None:
+    """What ema-pytorch's ``update()`` does on its ``step``-th call (after optimizer step
+    ``step`` = 1, 2, ...): its counter reads i = step - 1 before the call, and
+
+        "copy"     ema <- w                                  if i = 0 (first call), or
+                                                             i % every = 0 and i <= after;
+        "average"  ema <- ema + (1 - d_step) (w - ema)       if i % every = 0 and i > after;
+        None       ema unchanged                             otherwise,
+
+    every = ``cfg.ema_update_every``, after = ``cfg.ema_update_after_step``, d from
+    ``ema_decay``. With the defaults: copies after steps 1, 11, ..., 101, averages after
+    steps 111, 121, ... (the first with d = 1 - 11^(-2/3))."""
+    i = step - 1
+    if i % cfg.ema_update_every:
+        return None
+    return "copy" if i <= cfg.ema_update_after_step else "average"
+
+
+def update_ema(ema: list[torch.Tensor], params: list[torch.Tensor], step: int, cfg: TrainConfig):
+    """Apply ``ema_schedule`` at optimizer step ``step`` to the EMA tensors ``ema`` in place."""
+    action = ema_schedule(step, cfg)
+    with torch.no_grad():
+        weights = [p.detach() for p in params]
+        if action == "copy":
+            torch._foreach_copy_(ema, weights)
+        elif action == "average":
+            torch._foreach_lerp_(ema, weights, 1.0 - ema_decay(step, cfg))
 
 
 def model_generator(spec: ModelSpec) -> torch.Generator:
@@ -161,9 +214,7 @@ def train(
             loss = dsm_loss_and_grads(group, process, x0, t, eps, grads)
             opt.step()
             step += 1
-            decay = min(cfg.ema_decay, (1.0 + step) / (10.0 + step))
-            with torch.no_grad():
-                torch._foreach_lerp_(ema, [p.detach() for p in params], 1.0 - decay)
+            update_ema(ema, params, step, cfg)
             running += loss.detach()
             if step % cfg.log_every == 0 or step == cfg.iterations:
                 block = cfg.log_every if step % cfg.log_every == 0 else step % cfg.log_every
