@@ -242,7 +242,7 @@ def test_training_takes_each_image_once_per_epoch_at_batch_one(monkeypatch):
     sums = [int(b.sum()) for b in batches]  # the squares' areas tell the images apart
     for epoch in range(6):
         assert sorted(sums[4 * epoch : 4 * epoch + 4]) == [4, 4, 9, 9]
-    first = [s for s in sums[:4]]
+    first = sums[:4]
     assert any(sums[4 * e : 4 * e + 4] != first for e in range(1, 6))  # the order changes
 
 

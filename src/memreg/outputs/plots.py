@@ -525,11 +525,12 @@ def unet_training_images(sets: dict[str, np.ndarray], path: str | Path, scale: s
 
 
 def unet_samples_vs_steps(
-    steps: np.ndarray, samples: np.ndarray, train: np.ndarray, rows: int, title: str, path
+    epochs: np.ndarray, samples: np.ndarray, train: np.ndarray, rows: int, title: str, path
 ) -> None:
-    """Family K: fixed-noise samples (S, G, H, W) at ``rows`` of the S evaluation steps
-    (evenly spaced, the last included), one column per noise seed, the training images
-    in the last column."""
+    """Family K: fixed-noise samples (S, G, H, W) at ``rows`` of the S evaluations, labelled
+    by their ``epochs`` (evenly spaced, the last included), one column per noise seed, the
+    training images in the last column."""
+    steps = epochs
     plt.rcParams.update(STYLE)
     picks = np.unique(np.linspace(0, len(steps) - 1, min(rows, len(steps))).round().astype(int))
     n_cols = samples.shape[1] + 1
@@ -549,7 +550,7 @@ def unet_samples_vs_steps(
             ax.imshow(train[r], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
             _image_axes(ax)
     axes[0, -1].set_title("data", fontsize=6)
-    fig.suptitle(f"samples from fixed noise against training steps (rows); {title}", y=1.0)
+    fig.suptitle(f"samples from fixed noise against training epochs (rows); {title}", y=1.0)
     save(fig, path)
 
 
