@@ -46,8 +46,9 @@ def test_precedence_config_preset_configfile_config():
     assert build([file], ["preset=smoke"])["dynamics"]["n_steps"] == 50
     assert build([{**file, "preset": "smoke"}])["dynamics"]["n_steps"] == 50
     # ... and keys the user does not set keep the preset's value
-    assert build([file], ["preset=smoke"])["dynamics"]["n_trajectories"] == (
-        BASE["presets"]["smoke"]["dynamics"]["n_trajectories"]
+    assert (
+        build([file], ["preset=smoke"])["dynamics"]["n_trajectories"]
+        == (BASE["presets"]["smoke"]["dynamics"]["n_trajectories"])
     )
     # --config beats --configfile; a later file beats an earlier one
     assert build([file], ["dynamics__n_steps=60"])["dynamics"]["n_steps"] == 60
@@ -68,8 +69,13 @@ def test_nested_keys_from_the_command_line(cli):
 
 
 def test_command_line_values_are_typed():
-    cfg = build(cli=["regularization={t_min: 1e-5, tikhonov_c: [1e-1, 1e-2]}",
-                     "unet__train__lr=2e-3", "convergence__method=exponential"])
+    cfg = build(
+        cli=[
+            "regularization={t_min: 1e-5, tikhonov_c: [1e-1, 1e-2]}",
+            "unet__train__lr=2e-3",
+            "convergence__method=exponential",
+        ]
+    )
     assert cfg["regularization"]["t_min"] == 1e-5
     assert cfg["regularization"]["tikhonov_c"] == [0.1, 0.01]
     assert cfg["unet"]["train"]["lr"] == 2e-3 and cfg["convergence"]["method"] == "exponential"
@@ -103,9 +109,11 @@ def test_restating_everything_in_reverse_order_changes_nothing():
 
 def test_values_are_validated_after_the_preset_is_merged():
     # issue 14, 1: invalid values passed once a preset was merged on top
-    for cli in (["preset=smoke", "regularization__n_samples=0"],
-                ["preset=smoke", "convergence={n_steps: -5}"],
-                ["preset=smoke", "unet={model_channels: []}"]):
+    for cli in (
+        ["preset=smoke", "regularization__n_samples=0"],
+        ["preset=smoke", "convergence={n_steps: -5}"],
+        ["preset=smoke", "unet={model_channels: []}"],
+    ):
         message = refusal(cli=cli)
         key = cli[1].split("=")[0].replace("__", ".").replace("={", ".")
         assert key.split(".")[0] in message, message
@@ -124,23 +132,44 @@ def test_a_users_own_preset_works():
 @pytest.mark.parametrize(
     "files, cli, expected",
     [
-        ([{"boundaries": {"unknown_key": 1}}], [],
-         "config key 'boundaries.unknown_key' is unknown; the keys allowed under boundaries are: "
-         "datasets, process, half_width, per_side, s_max, n_steps, tol"),
-        ([], ["regularisation__n_samples=1"],
-         "config key 'regularisation' is unknown; the keys allowed at the top level are: preset,"),
-        ([{"neural": {"tikhonov": {"widht": 3}}}], [],
-         "'neural.tikhonov.widht' is unknown; the keys allowed under neural.tikhonov are: width,"),
-        ([], ["regularization={tikhonov_c: [1e-2, -1e-3]}"],
-         "'regularization.tikhonov_c[1]' = -0.001 is not allowed: a number > 0"),
-        ([], ["neural__width__widths=[0, 16]"], "'neural.width.widths[0]' = 0 is not allowed: "
-         "an integer >= 1"),
+        (
+            [{"boundaries": {"unknown_key": 1}}],
+            [],
+            "config key 'boundaries.unknown_key' is unknown; the keys allowed under boundaries are: "
+            "datasets, process, half_width, per_side, s_max, n_steps, tol",
+        ),
+        (
+            [],
+            ["regularisation__n_samples=1"],
+            "config key 'regularisation' is unknown; the keys allowed at the top level are: preset,",
+        ),
+        (
+            [{"neural": {"tikhonov": {"widht": 3}}}],
+            [],
+            "'neural.tikhonov.widht' is unknown; the keys allowed under neural.tikhonov are: width,",
+        ),
+        (
+            [],
+            ["regularization={tikhonov_c: [1e-2, -1e-3]}"],
+            "'regularization.tikhonov_c[1]' = -0.001 is not allowed: a number > 0",
+        ),
+        (
+            [],
+            ["neural__width__widths=[0, 16]"],
+            "'neural.width.widths[0]' = 0 is not allowed: an integer >= 1",
+        ),
         ([], ["unet__device=tpu"], "'unet.device' = 'tpu' is not allowed: one of 'auto', 'cpu'"),
         ([], ["regularization=5"], "'regularization' = 5 is not allowed: a mapping"),
-        ([], ["preset=huge"],
-         "'preset' = 'huge' is not allowed: a key of presets: default, paper, smoke"),
-        ([], ["regularization__process=ve_fast"],
-         "'regularization.process' = 've_fast' is not allowed: one of 've_talk', 've', 'vp'"),
+        (
+            [],
+            ["preset=huge"],
+            "'preset' = 'huge' is not allowed: a key of presets: default, paper, smoke",
+        ),
+        (
+            [],
+            ["regularization__process=ve_fast"],
+            "'regularization.process' = 've_fast' is not allowed: one of 've_talk', 've', 'vp'",
+        ),
     ],
 )
 def test_refusals_are_one_short_paragraph(files, cli, expected):

@@ -116,8 +116,14 @@ def test_table_write_failure_keeps_old_table(tmp_path, monkeypatch):
 def table_file(tmp_path):
     path = tmp_path / "0.1.csv"
     rng = np.random.default_rng(0)
-    table = pd.DataFrame({"process": ["ve"] * 3, "c": [0.1, 0.2, 0.3],
-                          "fraction": rng.random(3), "ci_low": rng.random(3)})
+    table = pd.DataFrame(
+        {
+            "process": ["ve"] * 3,
+            "c": [0.1, 0.2, 0.3],
+            "fraction": rng.random(3),
+            "ci_low": rng.random(3),
+        }
+    )
     io.save_table(path, table, meta={"c": 0.1})
     return path, table
 

@@ -112,8 +112,12 @@ def cli_overrides(cli: Mapping[str, Any]) -> dict:
     for key, value in cli.items():
         path = str(key).split(PATH_SEPARATOR)
         if any(not part for part in path):
-            refuse(str(key), value, f"sections joined by '{PATH_SEPARATOR}', e.g. "
-                   f"regularization{PATH_SEPARATOR}n_samples=100")
+            refuse(
+                str(key),
+                value,
+                f"sections joined by '{PATH_SEPARATOR}', e.g. "
+                f"regularization{PATH_SEPARATOR}n_samples=100",
+            )
         nested: Any = parse_value(value)
         for part in reversed(path):
             nested = {part: nested}
@@ -133,8 +137,9 @@ def user_layers(files: Sequence[Mapping], cli: Mapping[str, Any]) -> dict:
     return merged(user, cli_overrides(cli))
 
 
-def build(base: Mapping, files: Sequence[Mapping] = (), cli: Mapping[str, Any] | None = None
-          ) -> dict:
+def build(
+    base: Mapping, files: Sequence[Mapping] = (), cli: Mapping[str, Any] | None = None
+) -> dict:
     """config.yaml (``base``), the preset, the ``files`` and ``cli`` merged in that order.
     The preset is ``preset`` of the strongest layer that sets it; ``presets`` may gain
     entries from the user's layers."""
@@ -170,8 +175,14 @@ def _allowed(error: jsonschema.ValidationError) -> str:
     if kind == "enum":
         return "one of " + ", ".join(repr(v) for v in arg)
     if kind == "type":
-        names = {"object": "a mapping", "array": "a list", "integer": "an integer",
-                 "number": "a number", "string": "a string", "boolean": "true or false"}
+        names = {
+            "object": "a mapping",
+            "array": "a list",
+            "integer": "an integer",
+            "number": "a number",
+            "string": "a string",
+            "boolean": "true or false",
+        }
         types = arg if isinstance(arg, list) else [arg]
         return " or ".join(names.get(t, t) for t in types)
     if kind in words:
@@ -205,8 +216,10 @@ def validate(cfg: Mapping, schema: Mapping) -> None:
     on the first refusal."""
     schema = completed(schema, cfg.get("presets"))
     validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(cfg), key=lambda e: (list(map(str, e.absolute_path)),
-                                                                   e.validator != "type"))
+    errors = sorted(
+        validator.iter_errors(cfg),
+        key=lambda e: (list(map(str, e.absolute_path)), e.validator != "type"),
+    )
     if not errors:
         return
     error = jsonschema.exceptions.best_match(errors)
@@ -218,10 +231,13 @@ def validate(cfg: Mapping, schema: Mapping) -> None:
         section = f"under {dotted(path)}" if path else "at the top level"
         raise ConfigError(
             f"config key '{key}' is unknown; the keys allowed {section} are: "
-            f"{', '.join(known)} ({WHERE}).")
+            f"{', '.join(known)} ({WHERE})."
+        )
     if error.validator == "required":
         missing = [k for k in error.validator_value if k not in error.instance]
-        raise ConfigError(f"config key '{dotted([*path, *missing[:1]])}' is missing: "
-                          f"{dotted(path)} needs the keys {', '.join(error.validator_value)} "
-                          f"({WHERE}).")
+        raise ConfigError(
+            f"config key '{dotted([*path, *missing[:1]])}' is missing: "
+            f"{dotted(path)} needs the keys {', '.join(error.validator_value)} "
+            f"({WHERE})."
+        )
     refuse(dotted(path), error.instance, _allowed(error))

@@ -111,8 +111,11 @@ def save_table(
     # The sidecar records what a reader checks: rows, columns and the CSV's SHA-256.
     with atomic_path(f"{path}.meta.json") as tmp_meta, atomic_path(path) as tmp_csv:
         table.to_csv(tmp_csv, index=False)
-        check = {"rows": len(table), "columns": [str(c) for c in table.columns],
-                 "sha256": _sha256(tmp_csv)}
+        check = {
+            "rows": len(table),
+            "columns": [str(c) for c in table.columns],
+            "sha256": _sha256(tmp_csv),
+        }
         Path(tmp_meta).write_text(_json({**(meta or {}), "__table__": check}))
 
 
@@ -126,8 +129,11 @@ def load_table(path: str | os.PathLike) -> pd.DataFrame:
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         reject(path, f"not a readable CSV: {err}")
     if check and (len(table) != check["rows"] or list(table.columns) != check["columns"]):
-        reject(path, f"{len(table)} rows and columns {list(table.columns)}, written with "
-               f"{check['rows']} rows and columns {check['columns']}")
+        reject(
+            path,
+            f"{len(table)} rows and columns {list(table.columns)}, written with "
+            f"{check['rows']} rows and columns {check['columns']}",
+        )
     if check and _sha256(path) != check["sha256"]:
         reject(path, f"its content differs from what was written (SHA-256 in {sidecar.name})")
     return table
