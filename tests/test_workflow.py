@@ -379,6 +379,15 @@ def test_corrupt_intermediates_are_caught_and_rebuilt(smoke_base, smoke_run):
     assert failed.returncode != 0
     assert f"{part} is corrupt" in message and f"{samples} is corrupt" in message, message[-3000:]
     assert not part.exists() and not samples.exists()
+    # issue 24, 1: each failed job's log names its rule and inputs and holds its traceback
+    logs = {
+        part: smoke_run / "logs/concat_tables/results/regularization/tikhonov.csv.log",
+        samples: smoke_run / "logs/fig_tikhonov_samples.log",
+    }
+    for corrupt, log in logs.items():
+        text = log.read_text()
+        assert f"input {corrupt.relative_to(smoke_run)}" in text, text[-2000:]
+        assert "Traceback (most recent call last)" in text and f"{corrupt} is corrupt" in text
     snakemake(smoke_base, *targets, "--config", "preset=smoke")
     assert table.read_bytes() == before
 

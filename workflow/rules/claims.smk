@@ -4,13 +4,18 @@
 # Beside it, the authors' numbers next to ours (memreg.outputs.comparison), as
 # results/comparison.csv and a page of the report next to the claims.
 
+from dataclasses import asdict
+
 from memreg.outputs.comparison import (
     COMPARED_TABLES,
     COMPARISON_PAGE,
     COMPARISON_TABLE,
     authors_values_file,
 )
+from memreg.outputs.claims import from_config as claims_settings
 from memreg.outputs.summary import CLAIMS_TABLE, RESULT_TABLES
+
+THRESHOLDS, CITED = claims_settings(config)  # config claims, boundaries.tol, paper.nn_delta
 
 
 rule claims:
@@ -21,9 +26,8 @@ rule claims:
         table=table(CLAIMS_TABLE),
         page=report("results/claims.html", caption="../report/claims.rst", category="0. Claims"),
     params:
-        thresholds=config["claims"],
-        boundary_tol=config["boundaries"]["tol"],
-        nn_delta=config["paper"]["nn_delta"],
+        thresholds=asdict(THRESHOLDS),
+        cited=asdict(CITED),
         processes=config["convergence"]["processes"],
     log:
         "logs/claims.log",

@@ -11,6 +11,7 @@ from snakemake.exceptions import WorkflowError
 import memreg.config
 from memreg.data import scale_squares, square_images
 from memreg.closed_form.process import PROCESSES
+from memreg.closed_form.regularization import sweep_key
 from memreg.mlp.model import network_seed
 from memreg.unet.network import SettingError, UNetConfig
 from memreg.unet.training import EvalConfig, UNetTrainConfig
@@ -161,7 +162,7 @@ def process_params(name):
 
 def sweep_files(kind, ext):
     """The per-value files of regularization sweep ``kind`` (tikhonov or consistency)."""
-    values = config["regularization"]["tikhonov_c" if kind == "tikhonov" else "consistency_tau"]
+    values = config["regularization"][sweep_key(kind)]
     return [f"results/regularization/{kind}/{float(v)!r}.{ext}" for v in values]
 
 

@@ -9,6 +9,7 @@
 
 import shutil
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 from memreg.outputs.comparison import COMPARISON_TABLE
@@ -42,10 +43,8 @@ rule paper_generated:
         values="paper/generated/values.tex",
         tables=expand("paper/generated/tables/{name}.tex", name=TABLE_NAMES),
     params:
-        boundary_tol=config["boundaries"]["tol"],
-        delta=config["paper"]["nn_delta"],
-        unet_window=config["claims"]["unet_final_window"],
-        unet_level=config["claims"]["unet_level"],
+        thresholds=asdict(THRESHOLDS),  # claims.smk: memreg.outputs.claims.from_config
+        cited=asdict(CITED),
     log:
         "logs/paper_generated.log",
     conda:

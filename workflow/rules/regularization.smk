@@ -2,10 +2,10 @@
 # One job per parameter value: the wildcard {value} is repr(float(value)) of an
 # entry of the config list, so a changed value reruns one job.
 
-from memreg.closed_form.regularization import SWEEP_PARAMS
+from memreg.closed_form.regularization import SWEEP_PARAMS, sweep_key
 
 REG = config["regularization"]
-SWEEPS = {kind: (param, REG[f"{kind}_{param}"]) for kind, param in SWEEP_PARAMS.items()}
+SWEEPS = {kind: (param, REG[sweep_key(kind)]) for kind, param in SWEEP_PARAMS.items()}
 SWEEP_KIND = "|".join(SWEEP_PARAMS)  # the {kind} wildcard: tikhonov|consistency
 
 

@@ -2,10 +2,13 @@
 
 import torch
 
+from memreg import joblog
 from memreg.closed_form.dynamics import boundary_study
 from memreg.closed_form.process import make_process
 from memreg.data import square_boundary_starts
 from memreg.io import load_arrays, save_arrays, save_table
+
+joblog.start(snakemake)
 
 torch.set_num_threads(snakemake.threads)
 study, process = dict(snakemake.params.study), dict(snakemake.params.process)

@@ -2,13 +2,16 @@
 
 from pathlib import Path
 
+from memreg import joblog
 from memreg.io import load_table, save_table
 from memreg.outputs.claims import Cited, Thresholds, claims_html, evaluate_claims
 
+joblog.start(snakemake)
+
 p = snakemake.params
 tables = {name: load_table(path) for name, path in snakemake.input.items()}
-th, cited = Thresholds(**p.thresholds), Cited(p.boundary_tol, p.nn_delta)
+th, cited = Thresholds(**p.thresholds), Cited(**p.cited)
 claims = evaluate_claims(tables, th, cited, p.processes)
-meta = {"thresholds": p.thresholds, "boundary_tol": p.boundary_tol, "nn_delta": p.nn_delta}
+meta = {"thresholds": p.thresholds, "cited": p.cited}
 save_table(snakemake.output.table, claims, meta)
 Path(snakemake.output.page).write_text(claims_html(claims))

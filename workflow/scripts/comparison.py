@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from memreg import joblog
 from memreg.io import load_table, save_table
 from memreg.outputs.comparison import (
     AUTHORS_VALUES,
@@ -12,6 +13,8 @@ from memreg.outputs.comparison import (
     counts,
     load_authors_values,
 )
+
+joblog.start(snakemake)
 
 tables = {name: load_table(snakemake.input[name]) for name in COMPARED_TABLES}
 authors = load_authors_values(snakemake.input.authors)

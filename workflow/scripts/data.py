@@ -1,7 +1,10 @@
 """Snakemake adapter: write a training set (authors' points or a fixed point set)."""
 
+from memreg import joblog
 from memreg.data import authors_points, point_set
 from memreg.io import save_arrays
+
+joblog.start(snakemake)
 
 params = snakemake.params
 if "cfg" in params.keys():

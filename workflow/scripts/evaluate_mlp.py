@@ -3,9 +3,12 @@
 import numpy as np
 import torch
 
+from memreg import joblog
 from memreg.closed_form.process import make_process
 from memreg.io import load_arrays, save_arrays, save_table
 from memreg.mlp.evaluation import evaluate_snapshots, load_group
+
+joblog.start(snakemake)
 
 torch.set_num_threads(snakemake.threads)
 p = snakemake.params

@@ -1,7 +1,10 @@
 """Snakemake adapter: figures B and C."""
 
+from memreg import joblog
 from memreg.io import load_arrays
 from memreg.outputs import plots
+
+joblog.start(snakemake)
 
 with plots.made_by(snakemake.rule, __file__, plots.dynamics, snakemake.params.config):
     plots.dynamics(

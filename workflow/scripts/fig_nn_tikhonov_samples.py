@@ -1,7 +1,10 @@
 """Snakemake adapter: figure H, samples of the MLP scores per c (final iteration)."""
 
+from memreg import joblog
 from memreg.io import load_arrays
 from memreg.outputs import plots
+
+joblog.start(snakemake)
 
 arrays, n = load_arrays(snakemake.input[0])[0], snakemake.params.n_shown
 final = arrays["samples"][-1]  # (models, n, d) at the last snapshot

@@ -1,7 +1,10 @@
 """Snakemake adapter: figures F/G, sample panels."""
 
+from memreg import joblog
 from memreg.io import load_arrays
 from memreg.outputs import plots
+
+joblog.start(snakemake)
 
 p, n = snakemake.params, snakemake.params.n_shown
 panels, train = [], None

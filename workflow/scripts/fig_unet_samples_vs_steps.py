@@ -1,8 +1,11 @@
 """Snakemake adapter: figure K, the fixed-noise sample grid of one U-Net against epochs."""
 
+from memreg import joblog
 from memreg.io import load_arrays
 from memreg.outputs import plots
 from memreg.unet.scale import run_scale_note, scale_label
+
+joblog.start(snakemake)
 
 grids, meta = load_arrays(snakemake.input.grids)
 train = load_arrays(snakemake.input.images)[0]["images"]

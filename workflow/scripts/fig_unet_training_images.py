@@ -1,8 +1,11 @@
 """Snakemake adapter: figure K, the training images of every data set."""
 
+from memreg import joblog
 from memreg.io import load_arrays
 from memreg.outputs import plots
 from memreg.unet.scale import run_scale_note
+
+joblog.start(snakemake)
 
 sets = {
     name: load_arrays(path)[0]["images"]

@@ -1,7 +1,10 @@
 """Snakemake adapter: figure E."""
 
+from memreg import joblog
 from memreg.io import load_arrays, load_table
 from memreg.outputs import plots
+
+joblog.start(snakemake)
 
 table = load_table(snakemake.input.table)
 cases = {}

@@ -2,9 +2,12 @@
 
 import numpy as np
 
+from memreg import joblog
 from memreg.closed_form.process import make_process
 from memreg.io import load_arrays, save_table
 from memreg.mlp.evaluation import load_group, score_norms
+
+joblog.start(snakemake)
 
 cfg, process = dict(snakemake.params.curves), make_process(**snakemake.params.process)
 group = load_group(snakemake.input.model)[0]

@@ -3,9 +3,12 @@
 import pandas as pd
 import torch
 
+from memreg import joblog
 from memreg.closed_form.process import make_process
 from memreg.closed_form.regularization import sampling_study
 from memreg.io import load_arrays, save_arrays, save_table
+
+joblog.start(snakemake)
 
 torch.set_num_threads(snakemake.threads)
 spec, process = dict(snakemake.params.spec), dict(snakemake.params.process)

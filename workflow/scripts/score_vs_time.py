@@ -2,9 +2,12 @@
 
 import numpy as np
 
+from memreg import joblog
 from memreg.closed_form.process import make_process
 from memreg.closed_form.regularization import score_norm_curves
 from memreg.io import load_arrays, save_table
+
+joblog.start(snakemake)
 
 cfg, process = dict(snakemake.params.curves), make_process(**snakemake.params.process)
 train = load_arrays(snakemake.input[0])[0]["train"]

@@ -1,21 +1,19 @@
 """Snakemake adapter: train the MLP group of one study (H, I, J), resumably."""
 
-import logging
-import sys
 from pathlib import Path
 
 import pandas as pd
 import torch
 
-from memreg import checkpoint
+from memreg import checkpoint, joblog
 from memreg.closed_form.process import make_process
 from memreg.io import load_arrays, save_table
 from memreg.mlp.evaluation import save_group
 from memreg.mlp.model import Architecture, MLPGroup, ModelSpec
 from memreg.mlp.training import TrainConfig, train
 
-sys.stderr = open(snakemake.log[0], "a")  # progress bar and messages go to the log
-logging.basicConfig(stream=sys.stderr, level=logging.INFO)
+joblog.start(snakemake)
+
 torch.set_num_threads(snakemake.threads)
 study, process = snakemake.params.study, make_process(**snakemake.params.process)
 group = MLPGroup(Architecture(**study["architecture"]), [ModelSpec(**m) for m in study["models"]])

@@ -9,13 +9,14 @@ import pandas as pd
 import torch
 
 from memreg import checkpoint as ckpt
+from memreg import joblog
 from memreg.io import load_arrays, save_arrays, save_table
 from memreg.unet.network import UNetConfig
 from memreg.unet.scale import SlowOnCPU, check_cpu_budget
 from memreg.unet.training import UNetTrainConfig, save_unet, train_unet
 
-sys.stderr = open(snakemake.log[0], "a")  # progress bar and messages go to the log
-logging.basicConfig(stream=sys.stderr, level=logging.INFO)
+joblog.start(snakemake)
+
 torch.set_num_threads(snakemake.threads)
 p = snakemake.params
 arch = UNetConfig(**p.architecture)

@@ -2,9 +2,12 @@
 
 import torch
 
+from memreg import joblog
 from memreg.closed_form.dynamics import trajectory_study
 from memreg.closed_form.process import make_process
 from memreg.io import load_arrays, save_arrays
+
+joblog.start(snakemake)
 
 torch.set_num_threads(snakemake.threads)
 study, process = dict(snakemake.params.study), dict(snakemake.params.process)

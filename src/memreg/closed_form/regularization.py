@@ -16,11 +16,17 @@ import torch
 from .. import metrics
 from .process import Process
 from .sampling import Trajectory, sample_ode
-from .score import EmpiricalScore, make_score
+from .score import SCORE_KINDS, EmpiricalScore, make_score
 
-# The regularization sweeps (families F and G): score kind -> the parameter it sweeps
-# (config regularization.<kind>_<param>). The workflow's {kind} wildcard takes these.
-SWEEP_PARAMS = {"tikhonov": "c", "consistency": "tau"}
+# The regularization sweeps (families F and G): each regularized kind of SCORE_KINDS -> the
+# one parameter it sweeps, whose values config regularization.<kind>_<param> lists
+# (``sweep_key``). The workflow's {kind} wildcard takes these.
+SWEEP_PARAMS = {kind: params[0] for kind, params in SCORE_KINDS.items() if params}
+
+
+def sweep_key(kind: str) -> str:
+    """The config key (under ``regularization``) of sweep ``kind``'s values: tikhonov_c, ..."""
+    return f"{kind}_{SWEEP_PARAMS[kind]}"
 
 
 def sampling_study(

@@ -359,6 +359,8 @@ def _online_update(m, norm, acc, logits, part, sparse=False):
     return m_new, norm * rescale + p.sum(dim=1, keepdim=True), acc * rescale + p @ part
 
 
+# The closed-form score kinds and their parameters: the one map of kind -> parameter names
+# (the regularization sweeps read theirs from it: regularization.SWEEP_PARAMS).
 SCORE_KINDS = {"empirical": (), "tikhonov": ("c",), "consistency": ("tau",)}
 
 
