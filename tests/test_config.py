@@ -135,18 +135,21 @@ def test_a_users_own_preset_works():
         (
             [{"boundaries": {"unknown_key": 1}}],
             [],
-            "config key 'boundaries.unknown_key' is unknown; the keys allowed under boundaries are: "
+            "config key 'boundaries.unknown_key' is unknown; "
+            "the keys allowed under boundaries are: "
             "datasets, process, half_width, per_side, s_max, n_steps, tol",
         ),
         (
             [],
             ["regularisation__n_samples=1"],
-            "config key 'regularisation' is unknown; the keys allowed at the top level are: preset,",
+            "config key 'regularisation' is unknown; "
+            "the keys allowed at the top level are: preset,",
         ),
         (
             [{"neural": {"tikhonov": {"widht": 3}}}],
             [],
-            "'neural.tikhonov.widht' is unknown; the keys allowed under neural.tikhonov are: width,",
+            "'neural.tikhonov.widht' is unknown; "
+            "the keys allowed under neural.tikhonov are: width,",
         ),
         (
             [],
