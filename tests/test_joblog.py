@@ -5,7 +5,7 @@ import sys
 import textwrap
 
 
-def test_a_failing_job_leaves_its_traceback_in_the_log_and_on_the_terminal(tmp_path):
+def test_a_failing_job_leaves_its_traceback_in_the_log(tmp_path):
     log = tmp_path / "logs" / "job.log"
     script = textwrap.dedent(
         f"""
@@ -25,5 +25,4 @@ def test_a_failing_job_leaves_its_traceback_in_the_log_and_on_the_terminal(tmp_p
     lines = ["rule demo", "input in.csv", "output out.csv", "halfway", "a warning"]
     assert all(line in text for line in lines), text
     assert "Traceback (most recent call last)" in text and "ValueError: bad value 42" in text
-    assert "ValueError: bad value 42" in proc.stderr and str(log) in proc.stderr
-    assert "halfway" not in proc.stderr  # messages go to the log only
+    assert proc.stderr == ""  # everything went to the log

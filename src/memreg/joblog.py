@@ -1,16 +1,16 @@
 """A workflow job's log file: what the job read and wrote, its messages, and any traceback.
 
 ``start(job)`` is the first line of every script in ``workflow/scripts``: from then on the
-process's stderr (progress bars, warnings, ``logging``) is appended to the rule's log file,
-which opens with the rule's name, inputs and outputs. An uncaught exception's traceback is
-written to the log and to the terminal, so that a failed job's log holds its cause.
+process's stderr (progress bars, warnings, ``logging``, an uncaught exception's traceback) is
+appended to the rule's log file, which opens with the rule's name, inputs and outputs; so a
+failed job's log holds its cause (and Snakemake prints a failed job's log: ``show-failed-logs``
+in the profiles).
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-import traceback
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,6 @@ def start(job: Any) -> Path:
     log). Returns the log's path."""
     path = Path(job.log[0])
     path.parent.mkdir(parents=True, exist_ok=True)
-    terminal = sys.stderr
     stream = path.open("a", buffering=1)  # line-buffered: a killed job keeps what it wrote
     sys.stderr = stream
     logging.basicConfig(
@@ -31,12 +30,4 @@ def start(job: Any) -> Path:
     for kind, files in (("input", job.input), ("output", job.output)):
         for name in files:
             log.info("%s %s", kind, name)
-
-    def report(kind, value, tb) -> None:
-        text = "".join(traceback.format_exception(kind, value, tb))
-        stream.write(text)
-        stream.flush()
-        terminal.write(f"{text}(also in {path})\n")
-
-    sys.excepthook = report
     return path

@@ -11,9 +11,10 @@ import torch
 from scipy.integrate import solve_ivp
 from scipy.special import logsumexp
 
-from memreg.closed_form import sampling
+from memreg.closed_form import lock, sampling
 from memreg.closed_form.process import make_process
 from memreg.closed_form.reference import reference_in_s as dop853_in_s
+from memreg.closed_form.sampler_score import SamplerScore
 from memreg.closed_form.sampling import (
     Trajectory,
     heun_in_t,
@@ -416,28 +417,28 @@ def test_lock_jump_agrees_with_integration(name, c, monkeypatch):
     locked = []
     first, second, _ = score.nearest_two(torch.as_tensor(x0 / float(proc.alpha(proc.T))))
     assert (second - first).min() < 1.0  # the starts are not locked already
-    real = sampling._locked
+    real = lock.locked
 
     def spy(*args):
         out = real(*args)
         locked.append(int(out.sum()))
         return out
 
-    monkeypatch.setattr(sampling, "_locked", spy)
+    monkeypatch.setattr(lock, "locked", spy)
     sample_ode(score, x_init=x0)
     assert sum(locked) >= 50, locked
 
 
 @pytest.mark.parametrize("c", [0.0, 1e-4])
 def test_lock_jump_within_a_thousandth_of_atol(c):
-    """A sample that just passes the lock test at the default atol (K = _lock_margin) jumps
+    """A sample that just passes the lock test at the default atol (K = lock.lock_margin) jumps
     to within LOCK_ERROR atol of its end integrated from there by DOP853 at 1e-12, the
     weights of all training points included."""
     proc = make_process("ve_talk")  # alpha = 1: y = x, sigma_hat = sigma
     score = EmpiricalScore(TRAIN, c=c, process=proc)
     atol = sampling.DEFAULT_ATOL
-    k = sampling._lock_margin(score, atol)
-    neighbour_sq = sampling._neighbour_sq(score).numpy()
+    k = lock.lock_margin(SamplerScore.of(score), atol)
+    neighbour_sq = lock.neighbour_sq(SamplerScore.of(score)).numpy()
     s_end = float(proc.s_of_t(1e-6))
     worst = 0.0
     for n, frac in ((0, 0.3), (5, 0.4), (11, 0.2)):
@@ -449,7 +450,7 @@ def test_lock_jump_within_a_thousandth_of_atol(c):
         gap = min(d2[0] ** 2 - d1[0] ** 2, neighbour_sq[n])
         sigma_hat2 = 0.999 * gap / (2.0 * k)  # locks, barely
         s0 = -0.5 * np.log(sigma_hat2)
-        assert sampling._locked(
+        assert lock.locked(
             torch.as_tensor(d1**2),
             torch.as_tensor(d2**2),
             torch.as_tensor(near),
@@ -459,7 +460,7 @@ def test_lock_jump_within_a_thousandth_of_atol(c):
         ).all()
         t0 = float(proc.t_of_s(s0))
         ref = reference_in_s(proc, y[None], c, t_min=1e-6, tol=1e-13, t_start=t0)[0]
-        jump = sampling._jump(
+        jump = lock.jump(
             proc,
             c,
             torch.as_tensor(y[None]),
@@ -469,16 +470,16 @@ def test_lock_jump_within_a_thousandth_of_atol(c):
             torch.as_tensor(TRAIN[n][None]),
         )[0].numpy()
         worst = max(worst, np.abs(jump - ref).max())
-    assert worst <= sampling.LOCK_ERROR * atol
+    assert worst <= lock.LOCK_ERROR * atol
 
 
 def test_lock_bound_holds_along_the_segment_to_the_nearest():
     """The lock test's bound: for any y with nearest training point x_n, every other x_m
     keeps |p - x_m|^2 - |p - x_n|^2 >= min(d_2^2 - d_1^2, r_n^2) at every p on the segment
-    from y to x_n (r_n from ``_neighbour_sq``); and the bound is attained (not loose by
+    from y to x_n (r_n from ``lock.neighbour_sq``); and the bound is attained (not loose by
     orders of magnitude). Random queries near and far from the data, and at the data."""
     score = EmpiricalScore(TRAIN)
-    neighbour_sq = sampling._neighbour_sq(score).numpy()
+    neighbour_sq = lock.neighbour_sq(SamplerScore.of(score)).numpy()
     rng = np.random.default_rng(21)
     y = np.concatenate([rng.standard_normal((300, 2)) * s for s in (0.1, 1.0, 10.0)])
     y = np.concatenate([y, TRAIN])
@@ -492,7 +493,7 @@ def test_lock_bound_holds_along_the_segment_to_the_nearest():
     lowest = gap.min(axis=(0, 2))
     assert np.all(lowest >= bound - 1e-12 * (1 + np.abs(bound)))
     assert np.median(lowest / np.maximum(bound, 1e-300)) < 10.0
-    assert torch.isinf(sampling._neighbour_sq(EmpiricalScore(TRAIN[:1]))).all()
+    assert torch.isinf(lock.neighbour_sq(SamplerScore.of(EmpiricalScore(TRAIN[:1])))).all()
 
 
 def test_denoiser_and_nearest_agree_with_their_parts():
@@ -522,12 +523,12 @@ def test_lock_margin_from_the_tolerance():
     score = EmpiricalScore(TRAIN)
     spread = 2.0 * np.linalg.norm(TRAIN - TRAIN.mean(0), axis=1).max()
     for atol in (3e-6, 1e-10):
-        want = np.log((len(TRAIN) - 1) * spread / (sampling.LOCK_ERROR * atol))
-        assert sampling._lock_margin(score, atol) == pytest.approx(want, rel=1e-12)
-    assert sampling._lock_margin(EmpiricalScore(TRAIN[:1]), 3e-6) == 0.0
-    assert sampling._lock_margin(EmpiricalScore(np.ones((4, 2))), 3e-6) == 0.0
-    assert sampling._lock_margin(EmpiricalScore(TRAIN, tau=0.1), 3e-6) is None
-    assert sampling._lock_margin(lambda x, t: x, 3e-6) is None
+        want = np.log((len(TRAIN) - 1) * spread / (lock.LOCK_ERROR * atol))
+        assert lock.lock_margin(SamplerScore.of(score), atol) == pytest.approx(want, rel=1e-12)
+    assert lock.lock_margin(SamplerScore.of(EmpiricalScore(TRAIN[:1])), 3e-6) == 0.0
+    assert lock.lock_margin(SamplerScore.of(EmpiricalScore(np.ones((4, 2)))), 3e-6) == 0.0
+    assert lock.lock_margin(SamplerScore.of(EmpiricalScore(TRAIN, tau=0.1)), 3e-6) is None
+    assert lock.lock_margin(SamplerScore.of(lambda x, t: x, process="ve"), 3e-6) is None
 
 
 def test_sampling_leaves_the_score_differentiable():

@@ -126,9 +126,18 @@ class EmpiricalScore:
         small = train.shape[1] <= SMALL_DIM  # the x_n by coordinate, for _logits
         self._columns = [c.contiguous() for c in train.unbind(1)] if small else None
 
+    inference_safe = True  # no autograd (memreg.closed_form.sampler_score)
+
     @property
     def dim(self) -> int:
         return self.train.shape[1]
+
+    @property
+    def lockable(self) -> bool:
+        """Whether the denoiser is the softmax mean of ``train`` whose two nearest points
+        ``scaled_denoiser_and_nearest`` reads off its logits (tau = 0, the direct form), so
+        that the adaptive sampler's lock applies (memreg.closed_form.lock)."""
+        return self.tau == 0.0 and self.form == "direct"
 
     def _prepare(self, x: Any, t: Any, check: bool = True):
         x = torch.as_tensor(x, dtype=self.train.dtype, device=self.train.device)
