@@ -207,7 +207,16 @@ def test_a_missing_convergence_table_names_each_process_claim():
 def test_thresholds_have_no_defaults_and_cited_settings_come_from_config():
     with pytest.raises(TypeError):
         Thresholds()  # type: ignore[call-arg]
-    assert CITED == Cited(CONFIG["boundaries"]["tol"], CONFIG["paper"]["nn_delta"])
+    # values that appear nowhere else: each must arrive in its field, none from elsewhere
+    config = {
+        **CONFIG,
+        "boundaries": {**CONFIG["boundaries"], "tol": 3.25e-7},
+        "paper": {**CONFIG["paper"], "nn_delta": 0.0625},
+        "claims": {**CONFIG["claims"], "unet_level": 0.4375, "n_boot": 777},
+    }
+    th, cited = from_config(config)
+    assert (cited.boundary_tol, cited.nn_delta) == (3.25e-7, 0.0625)
+    assert (th.unet_level, th.n_boot) == (0.4375, 777)
 
 
 def test_boundary_claim_uses_the_boundary_tolerance():

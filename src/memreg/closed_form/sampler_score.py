@@ -6,7 +6,9 @@ shape (B,) with one time per row). It may offer more, and the samplers use what 
     process                          the forward process (else pass process=...)
     dim                              d (else pass dim=... or x_init)
     c                                the Tikhonov constant of D = (x + (sigma^2 + c) s) / alpha
-    denoiser(x, t)                   its own D(x, t) (else D from s, as above)
+    denoiser(x, t, check=False)      its own D(x, t) (else D from s, as above); the samplers
+                                     pass check=False: their grids may leave (0, T] (the
+                                     property tests integrate in s beyond t = T)
     scaled_denoiser(y, sigma_hat2)   D in y = x / alpha at noise sigma_hat^2 (shape (B, 1))
                                      alone, for every process (no t computed)
     nearest points, for the lock of the adaptive sampler (memreg.closed_form.lock):
@@ -74,7 +76,7 @@ class SamplerScore:
         t is a float or a tensor of shape (B,) (one time per row of x)."""
         own = getattr(self.score, "denoiser", None)
         if own is not None:
-            return own(x, t)
+            return own(x, t, check=False)
         proc, c = self.process, self.c
         if isinstance(t, torch.Tensor) and t.ndim == 1:
             sigma2, alpha = proc.sigma2(t)[:, None], proc.alpha(t)[:, None]
