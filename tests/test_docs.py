@@ -8,6 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -78,6 +79,45 @@ def test_every_family_a_to_j_has_a_table_of_its_settings_and_their_sources():
             # a notebook named as the source of a value names its cell
             if ".ipynb" in row[3] and row[1]:
                 assert re.search(r"\bcells? \d+", row[3]), (letters, row)
+
+
+NUMBER = r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?"
+
+
+def numbers_written(cell: str) -> list[float]:
+    """The numbers a table cell writes: thousands separators read (500,000), and
+    logspace(a, b, n) expanded to its n values."""
+    cell = re.sub(r"(?<=\d),(?=\d{3}\b)", "", cell)
+    out = [float(x) for x in re.findall(NUMBER, cell)]
+    for a, b, n in re.findall(rf"logspace\(({NUMBER}), ({NUMBER}), (\d+)\)", cell):
+        out += list(np.logspace(float(a), float(b), int(n)))
+    return out
+
+
+def test_each_value_in_the_tables_is_the_value_of_its_config_key():
+    """Every number of a config key named in a row of the A-J tables (a scalar, or each entry
+    of a list) is written in that row's value, unless the value refers to another row
+    ("as F")."""
+    checked = 0
+    for letters, rows in provenance_tables().items():
+        for _, value, keys, _ in rows:
+            if value.startswith("as "):
+                continue
+            for key in re.findall(r"`([a-z_0-9]+(?:\.[a-z_0-9]+)+)`", keys):
+                node = CONFIG
+                for part in key.split("."):
+                    node = node[part]
+                entries = node if isinstance(node, list) else [node]
+                if not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                           for v in entries):  # fmt: skip
+                    continue
+                written = numbers_written(value)
+                for v in entries:
+                    assert any(np.isclose(v, w, rtol=1e-9, atol=0) for w in written), (
+                        f"{letters}: {key} = {v} is not in the value {value!r}"
+                    )
+                checked += 1
+    assert checked >= 50, checked
 
 
 def test_h_follows_the_notebook_where_it_does_and_marks_where_it_does_not():

@@ -27,14 +27,27 @@ from typing import Any
 import jsonschema
 import yaml
 
+from .errors import SettingError, short
+
 #: Separator of sections in a command-line key: ``unet__train__steps=300``.
 PATH_SEPARATOR = "__"
 #: Where a user finds every key, its meaning and its allowed values.
 WHERE = "see config.yaml and workflow/schemas/config.schema.yaml"
 
 
-class ConfigError(ValueError):
-    """A refused setting; the message is one paragraph (key, value, what is allowed)."""
+class ConfigError(SettingError):
+    """A refused config key (``name``, dotted); the message is one paragraph: the key, the
+    value, what is allowed, and where the keys are described."""
+
+    def __init__(self, key: str, value: Any, allowed: str, message: str | None = None) -> None:
+        self.message = message
+        super().__init__(key, value, allowed)
+
+    def describe(self) -> str:
+        return self.message or (
+            f"config key '{self.name}' = {short(self.value)} is not allowed: {self.allowed} "
+            f"({WHERE})."
+        )
 
 
 def dotted(path: Sequence[Any]) -> str:
@@ -45,14 +58,9 @@ def dotted(path: Sequence[Any]) -> str:
     return out or "(top level)"
 
 
-def short(value: Any, limit: int = 80) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 5] + " ...]"
-
-
 def refuse(key: str, value: Any, allowed: str) -> None:
     """Raise the one-paragraph refusal of ``key`` = ``value``."""
-    raise ConfigError(f"config key '{key}' = {short(value)} is not allowed: {allowed} ({WHERE}).")
+    raise ConfigError(key, value, allowed)
 
 
 # ---- merging ---------------------------------------------------------------------------
@@ -229,15 +237,127 @@ def validate(cfg: Mapping, schema: Mapping) -> None:
         extra = [k for k in error.instance if k not in known]
         key = dotted([*path, extra[0]]) if extra else dotted(path)
         section = f"under {dotted(path)}" if path else "at the top level"
-        raise ConfigError(
-            f"config key '{key}' is unknown; the keys allowed {section} are: "
-            f"{', '.join(known)} ({WHERE})."
-        )
+        allowed = f"one of the keys {', '.join(known)}"
+        text = f"config key '{key}' is unknown; the keys allowed {section} are: "
+        raise ConfigError(key, None, allowed, text + f"{', '.join(known)} ({WHERE}).")
     if error.validator == "required":
         missing = [k for k in error.validator_value if k not in error.instance]
-        raise ConfigError(
-            f"config key '{dotted([*path, *missing[:1]])}' is missing: "
-            f"{dotted(path)} needs the keys {', '.join(error.validator_value)} "
-            f"({WHERE})."
-        )
+        key, needed = dotted([*path, *missing[:1]]), ", ".join(error.validator_value)
+        text = f"config key '{key}' is missing: {dotted(path)} needs the keys {needed} ({WHERE})."
+        raise ConfigError(key, None, "a value", text)
     refuse(dotted(path), error.instance, _allowed(error))
+
+
+# ---- relations between keys -----------------------------------------------------------
+# What the JSON schema cannot express. A setting that a library class checks is checked by
+# building that class (library_settings), so each check has one home: the library.
+
+
+def library_settings(
+    section: str, settings: Any, keys: Mapping[str, str] | None = None, **values: Any
+) -> Any:
+    """``settings(**values)``, a settings class of the library built from config section
+    ``section``; its refusal (:class:`memreg.errors.SettingError`, naming its argument) is
+    raised again naming the config key: ``keys[argument]``, else ``section.argument``."""
+    try:
+        return settings(**values)
+    except ConfigError:
+        raise
+    except SettingError as err:
+        key = (keys or {}).get(err.name, f"{section}.{err.name}")
+        refuse(key, err.value, err.allowed)
+
+
+def unet_architecture(un: Mapping, model_channels: int) -> dict:
+    """Keyword arguments of memreg.unet.network.UNetConfig from config section ``unet``."""
+    return {"resolution": un["resolution"], "channels": 1, "model_channels": int(model_channels),
+            "channel_mult": un["channel_mult"], "num_blocks": un["num_blocks"],
+            "attn_resolutions": un["attn_resolutions"]}  # fmt: skip
+
+
+def check_relations(cfg: Mapping) -> None:
+    """Refuse (:class:`ConfigError`) the first relation between keys that does not hold."""
+    from .mlp import study  # here, so that importing memreg.config needs no torch
+    from .mlp.model import Architecture
+    from .mlp.training import TrainConfig
+
+    dyn, conv, bnd = cfg["dynamics"], cfg["convergence"], cfg["boundaries"]
+    if dyn["weights_trajectory"] >= dyn["n_trajectories"]:
+        refuse("dynamics.weights_trajectory", dyn["weights_trajectory"],
+               f"an index below dynamics.n_trajectories = {dyn['n_trajectories']}")  # fmt: skip
+    lo, hi = conv["fit_window"]
+    if not lo < hi <= conv["s_max"]:
+        refuse("convergence.fit_window", conv["fit_window"],
+               f"[low, high] with low < high <= convergence.s_max = {conv['s_max']}")  # fmt: skip
+    sets = cfg["data"]["point_sets"]
+    for name in bnd["datasets"]:
+        if name not in sets:
+            refuse("boundaries.datasets", name, f"a key of data.point_sets: {sorted(sets)}")
+        if any(len(p) != 2 for p in sets[name]):
+            refuse(f"data.point_sets.{name}", sets[name], "a list of 2-D points [x, y]")
+    nn = cfg["neural"]
+    for name in ("tikhonov", "early_stopping", "width"):
+        run = nn[name]
+        if run["snapshot_every"] > run["iterations"]:
+            refuse(f"neural.{name}.snapshot_every", run["snapshot_every"],
+                   f"at most neural.{name}.iterations = {run['iterations']}")  # fmt: skip
+    for name in study.studies(nn):
+        s = study.settings(cfg, name)
+        run = "width" if name.startswith("width_") else name
+        keys = {"dim": "data.authors_points.dim", "iterations": f"neural.{run}.iterations",
+                "width": "neural.width.widths" if run == "width" else f"neural.{run}.width",
+                "snapshots": f"neural.{run}.snapshot_every"}  # fmt: skip
+        library_settings("neural", Architecture, keys, **s["architecture"])
+        library_settings("neural", TrainConfig, keys, **s["train"])
+    if nn["score_error"]["t_min"] >= nn["score_error"]["t_max"]:
+        refuse("neural.score_error.t_min", nn["score_error"]["t_min"],
+               f"below neural.score_error.t_max = {nn['score_error']['t_max']}")  # fmt: skip
+    point, n = nn["tikhonov"]["score_vs_time"]["point"], cfg["data"]["authors_points"]["n"]
+    if point >= n:
+        refuse("neural.tikhonov.score_vs_time.point", point,
+               f"an index below data.authors_points.n = {n}")  # fmt: skip
+    check_unet(cfg["unet"])
+
+
+def check_unet(un: Mapping) -> None:
+    """Family K: the shape (memreg.unet.network.UNetConfig) and the training and evaluation
+    settings (memreg.unet.training.UNetTrainConfig, EvalConfig), checked by building them as
+    rule train_unet does; then what only the workflow asks: a checkpoint within the run, the
+    grid model among the trained ones, the squares inside the images."""
+    from .data import scale_squares, square_images
+    from .unet.network import UNetConfig
+    from .unet.training import EvalConfig, UNetTrainConfig
+
+    for channels in un["model_channels"]:
+        library_settings("unet", UNetConfig, **unet_architecture(un, channels))
+    library_settings("unet.train", UNetTrainConfig, **un["train"])
+    library_settings("unet.evaluation", EvalConfig, **un["evaluation"])
+    tr = un["train"]
+    if tr["checkpoint_every"] > tr["images"]:
+        refuse("unet.train.checkpoint_every", tr["checkpoint_every"],
+               f"at most unet.train.images = {tr['images']}")  # fmt: skip
+    if sorted(un["seeds"]) != sorted(un["datasets"]):
+        names = sorted(un["datasets"])
+        refuse(
+            "unet.seeds", un["seeds"], f"a count of seeds for each key of unet.datasets: {names}"
+        )
+    for name, squares in un["datasets"].items():
+        if len(squares) % tr["batch_size"]:
+            refuse("unet.train.batch_size", tr["batch_size"],
+                   f"a divisor of every data set's size (unet.datasets.{name} has "
+                   f"{len(squares)} images; an epoch is N / batch_size whole batches)")  # fmt: skip
+    grid = un["grid"]
+    if grid["dataset"] not in un["datasets"]:
+        refuse("unet.grid.dataset", grid["dataset"],
+               f"a key of unet.datasets: {sorted(un['datasets'])}")  # fmt: skip
+    if grid["model_channels"] not in un["model_channels"]:
+        refuse("unet.grid.model_channels", grid["model_channels"],
+               f"one of unet.model_channels: {un['model_channels']}")  # fmt: skip
+    scale = un["resolution"] / un["squares_resolution"]
+    for name, squares in un["datasets"].items():
+        try:
+            square_images(scale_squares(squares, scale), un["resolution"])
+        except ValueError as err:
+            refuse(f"unet.datasets.{name}", squares,
+                   f"squares [row, col, size] inside {un['squares_resolution']}^2 that stay "
+                   f"distinct at unet.resolution = {un['resolution']} ({err})")  # fmt: skip

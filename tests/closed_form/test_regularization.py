@@ -77,15 +77,15 @@ def test_tweedie_denoiser_matches_the_score():
 def test_make_score_registry_refuses_bad_specs():
     assert make_score(TRAIN, "empirical").c == 0.0
     assert make_score(TRAIN, "tikhonov", c=1e-3).c == 1e-3
-    with pytest.raises(ValueError, match="unknown score kind 'ridge'"):
+    with pytest.raises(ValueError, match="kind = 'ridge' is not allowed: one of"):
         make_score(TRAIN, "ridge")
     with pytest.raises(ValueError, match="missing \\['c'\\]"):
         make_score(TRAIN, "tikhonov")
     with pytest.raises(ValueError, match="unexpected \\['c'\\]"):
         make_score(TRAIN, "consistency", tau=1.0, c=1.0)
-    with pytest.raises(ValueError, match="tau must be >= 0"):
+    with pytest.raises(ValueError, match="tau = -1.0 is not allowed: a finite real number >= 0"):
         make_score(TRAIN, "consistency", tau=-1.0)
-    with pytest.raises(ValueError, match="c must be >= 0"):
+    with pytest.raises(ValueError, match="c = -0.001 is not allowed: a finite real number >= 0"):
         make_score(TRAIN, "tikhonov", c=-1e-3)
 
 

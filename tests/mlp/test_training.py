@@ -23,6 +23,7 @@ from memreg import checkpoint
 from memreg.checkpoint import CheckpointError
 from memreg.closed_form.process import make_process
 from memreg.data import authors_points
+from memreg.errors import SettingError
 from memreg.mlp.model import (
     STUDIES,
     Architecture,
@@ -50,11 +51,11 @@ def test_architecture_counts_parameters_and_refuses_bad_shapes():
     arch = Architecture(dim=2, width=256, n_hidden=3, embedding_dim=8)
     # Linear(10, 256) + 2 x Linear(256, 256) + Linear(256, 2), the paper's MLP
     assert arch.n_params == (10 * 256 + 256) + 2 * (256 * 256 + 256) + (256 * 2 + 2)
-    with pytest.raises(ValueError, match="width must be >= 1"):
+    with pytest.raises(SettingError, match="width = 0 is not allowed: an integer >= 1"):
         Architecture(width=0)
-    with pytest.raises(ValueError, match="embedding_dim must be even"):
+    with pytest.raises(SettingError, match="embedding_dim = 7 is not allowed: an even integer"):
         Architecture(embedding_dim=7)
-    with pytest.raises(ValueError, match="unknown parameterization 'odd'"):
+    with pytest.raises(SettingError, match="parameterization = 'odd' is not allowed: one of"):
         ModelSpec(seed=0, parameterization="odd")
 
 
@@ -93,7 +94,7 @@ def test_every_network_has_its_own_seed():
             assert not torch.equal(group.freqs[a], group.freqs[b])
     draws = [torch.rand(5, generator=model_generator(spec)) for spec in specs]
     assert all(not torch.equal(draws[a], draws[b]) for a in range(3) for b in range(a))
-    with pytest.raises(ValueError, match="unknown study 'depth'"):
+    with pytest.raises(SettingError, match="study = 'depth' is not allowed: one of"):
         network_seed(10, "depth", 0)
 
 
@@ -170,15 +171,16 @@ def test_training_reduces_the_loss():
 
 
 def test_config_refuses_bad_values():
-    with pytest.raises(ValueError, match="learning rate must be > 0"):
+    with pytest.raises(SettingError, match="lr = -0.001 is not allowed: a number > 0"):
         TrainConfig(iterations=10, lr=-1e-3)
-    with pytest.raises(ValueError, match=r"snapshots \[20\] lie outside 1..iterations = 10"):
+    outside = r"snapshots = \[20\] is not allowed: iterations in 1..iterations = 10"
+    with pytest.raises(SettingError, match=outside):
         TrainConfig(iterations=10, snapshots=(5, 20))
-    with pytest.raises(ValueError, match="multiple of log_every"):
+    with pytest.raises(SettingError, match="a positive multiple of log_every"):
         TrainConfig(iterations=10, save_every=15, log_every=10)
-    with pytest.raises(ValueError, match="ema_update_every >= 1"):
+    with pytest.raises(SettingError, match="ema_update_every = 0 is not allowed: an integer >= 1"):
         TrainConfig(iterations=10, ema_update_every=0)
-    with pytest.raises(ValueError, match="ema_power must be > 0"):
+    with pytest.raises(SettingError, match="ema_power = 0.0 is not allowed: a number > 0"):
         TrainConfig(iterations=10, ema_power=0.0)
 
 

@@ -69,7 +69,7 @@ def test_sigma_schedule():
     assert len(sig) == 41 and sig[-1] == 0
     assert sig[0] == pytest.approx(80.0) and sig[-2] == pytest.approx(0.002)
     assert bool((sig[1:] < sig[:-1]).all())
-    with pytest.raises(ValueError, match="n_steps >= 2"):
+    with pytest.raises(ValueError, match="n_steps = 1 is not allowed: an integer >= 2"):
         sigma_steps(1)
 
 

@@ -9,106 +9,10 @@ from snakemake.common.configfile import load_configfile
 from snakemake.exceptions import WorkflowError
 
 import memreg.config
-from memreg.data import scale_squares, square_images
+import memreg.mlp.study
 from memreg.closed_form.process import PROCESSES
 from memreg.closed_form.regularization import sweep_key
-from memreg.mlp.model import network_seed
-from memreg.unet.network import SettingError, UNetConfig
-from memreg.unet.training import EvalConfig, UNetTrainConfig
-
-
-def refuse(key, value, allowed):
-    memreg.config.refuse(key, value, allowed)
-
-
-def check_consistency(cfg):
-    """Relations between keys that the JSON schema cannot express."""
-    dyn, conv, bnd = cfg["dynamics"], cfg["convergence"], cfg["boundaries"]
-    if dyn["weights_trajectory"] >= dyn["n_trajectories"]:
-        refuse("dynamics.weights_trajectory", dyn["weights_trajectory"],
-               f"an index below dynamics.n_trajectories = {dyn['n_trajectories']}")
-    lo, hi = conv["fit_window"]
-    if not lo < hi <= conv["s_max"]:
-        refuse("convergence.fit_window", conv["fit_window"],
-               f"[low, high] with low < high <= convergence.s_max = {conv['s_max']}")
-    nn = cfg["neural"]
-    for study in ("tikhonov", "early_stopping", "width"):
-        run = nn[study]
-        if run["snapshot_every"] > run["iterations"]:
-            refuse(f"neural.{study}.snapshot_every", run["snapshot_every"],
-                   f"at most neural.{study}.iterations = {run['iterations']}")
-    if nn["save_every"] % nn["log_every"]:
-        refuse("neural.save_every", nn["save_every"],
-               f"a multiple of neural.log_every = {nn['log_every']}")
-    if nn["score_error"]["t_min"] >= nn["score_error"]["t_max"]:
-        refuse("neural.score_error.t_min", nn["score_error"]["t_min"],
-               f"below neural.score_error.t_max = {nn['score_error']['t_max']}")
-    if nn["tikhonov"]["score_vs_time"]["point"] >= cfg["data"]["authors_points"]["n"]:
-        refuse("neural.tikhonov.score_vs_time.point", nn["tikhonov"]["score_vs_time"]["point"],
-               f"an index below data.authors_points.n = {cfg['data']['authors_points']['n']}")
-    check_unet(cfg["unet"])
-    sets = cfg["data"]["point_sets"]
-    for name in bnd["datasets"]:
-        if name not in sets:
-            refuse("boundaries.datasets", name, f"a key of data.point_sets: {sorted(sets)}")
-        if any(len(p) != 2 for p in sets[name]):
-            refuse(f"data.point_sets.{name}", sets[name], "a list of 2-D points [x, y]")
-
-
-def unet_architecture(model_channels, UN=None):
-    """Keyword arguments of memreg.unet.network.UNetConfig from the settings ``UN`` (config["unet"])."""
-    UN = config["unet"] if UN is None else UN
-    return {"resolution": UN["resolution"], "channels": 1, "model_channels": int(model_channels),
-            "channel_mult": UN["channel_mult"], "num_blocks": UN["num_blocks"],
-            "attn_resolutions": UN["attn_resolutions"]}
-
-
-def library_settings(section, settings, **values):
-    """``settings(**values)``, a settings dataclass of the library built from the config
-    section ``section``: the dataclass checks its own values, and its refusal
-    (memreg.unet.network.SettingError: the argument, its value, what is allowed) is re-raised here
-    naming the config key."""
-    try:
-        return settings(**values)
-    except SettingError as err:
-        refuse(f"{section}.{err.name}", err.value, err.allowed)
-
-
-def check_unet(un):
-    """Family K: the shape (memreg.unet.network.UNetConfig) and the training and evaluation settings
-    (memreg.unet.training.UNetTrainConfig, EvalConfig) are checked by building them as rule
-    train_unet does; then what only the workflow asks: a checkpoint within the run, the grid
-    model among the trained ones, the squares inside the images."""
-    for channels in un["model_channels"]:
-        library_settings("unet", UNetConfig, **unet_architecture(channels, un))
-    library_settings("unet.train", UNetTrainConfig, **un["train"])
-    library_settings("unet.evaluation", EvalConfig, **un["evaluation"])
-    tr = un["train"]
-    if tr["checkpoint_every"] > tr["images"]:
-        refuse("unet.train.checkpoint_every", tr["checkpoint_every"],
-               f"at most unet.train.images = {tr['images']}")
-    if sorted(un["seeds"]) != sorted(un["datasets"]):
-        refuse("unet.seeds", un["seeds"],
-               f"a count of seeds for each key of unet.datasets: {sorted(un['datasets'])}")
-    for name, squares in un["datasets"].items():
-        if len(squares) % tr["batch_size"]:
-            refuse("unet.train.batch_size", tr["batch_size"],
-                   f"a divisor of every data set's size (unet.datasets.{name} has "
-                   f"{len(squares)} images; an epoch is N / batch_size whole batches)")
-    grid = un["grid"]
-    if grid["dataset"] not in un["datasets"]:
-        refuse("unet.grid.dataset", grid["dataset"], f"a key of unet.datasets: {sorted(un['datasets'])}")
-    if grid["model_channels"] not in un["model_channels"]:
-        refuse("unet.grid.model_channels", grid["model_channels"],
-               f"one of unet.model_channels: {un['model_channels']}")
-    scale = un["resolution"] / un["squares_resolution"]
-    for name, squares in un["datasets"].items():
-        try:
-            square_images(scale_squares(squares, scale), un["resolution"])
-        except ValueError as err:
-            refuse(f"unet.datasets.{name}", squares,
-                   f"squares [row, col, size] inside {un['squares_resolution']}^2 that stay "
-                   f"distinct at unet.resolution = {un['resolution']} ({err})")
+from memreg.unet.training import UNetTrainConfig
 
 
 def merged_config():
@@ -119,7 +23,7 @@ def merged_config():
     try:
         cfg = memreg.config.build(base, files, dict(workflow.config_settings.config))
         memreg.config.validate(cfg, load_configfile(str(SCHEMA)))
-        check_consistency(cfg)
+        memreg.config.check_relations(cfg)
     except memreg.config.ConfigError as err:
         raise WorkflowError(str(err)) from None
     return cfg
@@ -166,51 +70,20 @@ def sweep_files(kind, ext):
     return [f"results/regularization/{kind}/{float(v)!r}.{ext}" for v in values]
 
 
-def nn_models(study):
-    """The networks of a study: a list of memreg.mlp.model.ModelSpec keyword dicts, each
-    with its own seed, memreg.mlp.model.network_seed(neural.seed, study, its position in the
-    study's list: c of H, parameterization of I, width of J)."""
-    NN = config["neural"]
-    base = NN["seed"]
-    if study == "tikhonov":
-        return [{"seed": network_seed(base, study, k), "parameterization": "nonsingular",
-                 "c": float(c)} for k, c in enumerate(NN["tikhonov"]["c"])]
-    if study == "early_stopping":
-        return [{"seed": network_seed(base, study, k), "parameterization": p, "c": 0.0}
-                for k, p in enumerate(NN["early_stopping"]["parameterizations"])]
-    k = NN["width"]["widths"].index(int(study.split("_")[1]))
-    return [{"seed": network_seed(base, "width", k), "parameterization": "nonsingular",
-             "c": 0.0}]
-
-
 def nn_study(study):
-    """Architecture, training settings and networks of ``study`` (tikhonov,
-    early_stopping or width_<w>), as plain data for the scripts."""
-    NN = config["neural"]
-    run = NN["width"] if study.startswith("width_") else NN[study]
-    width = int(study.split("_")[1]) if study.startswith("width_") else run["width"]
-    every, n = run["snapshot_every"], run["iterations"]
-    return {
-        # the networks learn the score of the authors' points (rule train_mlp's input)
-        "architecture": {"dim": config["data"]["authors_points"]["dim"], "width": width,
-                         "n_hidden": NN["n_hidden"], "embedding_dim": NN["embedding_dim"]},
-        "train": {"iterations": n, "lr": NN["lr"], "ema_decay": NN["ema_decay"],
-                  "ema_update_after_step": NN["ema_update_after_step"],
-                  "ema_update_every": NN["ema_update_every"],
-                  "t_eps": NN["t_eps"], "save_every": NN["save_every"],
-                  "log_every": NN["log_every"],
-                  "snapshots": sorted({*range(every, n + 1, every), n})},
-        "models": nn_models(study),
-    }
+    """Architecture, training settings and networks of ``study`` (tikhonov, early_stopping
+    or width_<w>), as plain data for the scripts (memreg.mlp.study.settings)."""
+    return memreg.mlp.study.settings(config, study)
 
 
 def nn_runtime(study):
-    """Minutes for the SLURM profile: measured ~2.5 ms per step for width 256 (five
-    models), scaled by width^2 and padded twice over."""
-    s = nn_study(study)
-    width, n = s["architecture"]["width"], s["train"]["iterations"]
-    ms = 0.5 + 2.0 * len(s["models"]) * (width / 256) ** 2
-    return int(10 + 2 * n * ms / 60000)
+    """Minutes for a cluster profile (memreg.mlp.study.runtime_minutes)."""
+    return memreg.mlp.study.runtime_minutes(config, study)
+
+
+def unet_architecture(model_channels):
+    """Keyword arguments of memreg.unet.network.UNetConfig (memreg.config.unet_architecture)."""
+    return memreg.config.unet_architecture(config["unet"], model_channels)
 
 
 def training_priority(minutes):

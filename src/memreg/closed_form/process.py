@@ -28,6 +28,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..errors import SettingError
+
 
 def _xp(t: Any):
     """The array namespace (torch or numpy) of ``t``."""
@@ -192,5 +194,5 @@ def make_process(name: str | Process, **params: Any) -> Process:
     if isinstance(name, Process):
         return name
     if name not in PROCESSES:
-        raise ValueError(f"unknown process {name!r}; allowed: {sorted(PROCESSES)}")
+        raise SettingError("process", name, f"one of {sorted(PROCESSES)}")
     return PROCESSES[name](**params)

@@ -38,7 +38,7 @@ def sampling_study(
     t_min: float,
     n_steps: int,
     delta: float,
-    n_boot: int = 2000,
+    n_boot: int = metrics.N_BOOT,
 ) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
     """Sample the ODE of ``make_score(train, **score_spec)`` and summarise memorization.
 

@@ -45,6 +45,7 @@ from typing import Any
 
 import torch
 
+from ..errors import SettingError
 from .process import Process, make_process
 
 # Bytes of one (B, chunk, d) difference tensor ("direct") or of one (B, chunk) logit block
@@ -61,7 +62,7 @@ def check_constant(name: str, value: Any) -> float:
     """A regularization constant (c, tau) as a float, refused unless a finite real >= 0."""
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
     if not (ok and math.isfinite(value) and value >= 0):
-        raise ValueError(f"{name} must be >= 0, a finite real number; got {value!r}")
+        raise SettingError(name, value, "a finite real number >= 0")
     return float(value)
 
 
@@ -105,7 +106,7 @@ class EmpiricalScore:
         self.c = check_constant("Tikhonov constant c", c)
         self.tau = check_constant("consistency threshold tau", tau)
         if form not in FORMS:
-            raise ValueError(f"form must be one of {FORMS}, got {form!r}")
+            raise SettingError("form", form, f"one of {list(FORMS)}")
         try:
             train = torch.as_tensor(train, dtype=dtype, device=device)
         except (TypeError, ValueError) as err:
@@ -379,7 +380,7 @@ def make_score(
     """A closed-form score named by kind and parameters, as config writes it:
     ``{kind: empirical}``, ``{kind: tikhonov, c: 1e-3}``, ``{kind: consistency, tau: 0.1}``."""
     if kind not in SCORE_KINDS:
-        raise ValueError(f"unknown score kind {kind!r}; allowed: {sorted(SCORE_KINDS)}")
+        raise SettingError("kind", kind, f"one of {sorted(SCORE_KINDS)}")
     allowed = SCORE_KINDS[kind]
     extra = sorted(set(params) - set(allowed))
     missing = sorted(set(allowed) - set(params))

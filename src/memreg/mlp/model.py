@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from ..closed_form.process import Process
+from ..errors import SettingError
 
 PARAMETERIZATIONS = ("nonsingular", "singular")
 STUDIES = ("tikhonov", "early_stopping", "width")  # families H, I, J (docs/settings.md)
@@ -45,7 +46,7 @@ def network_seed(seed: int, study: str, index: int) -> int:
     ``memreg.mlp.training.model_generator``) their own training draws; the same settings
     give the same seeds."""
     if study not in STUDIES:
-        raise ValueError(f"unknown study {study!r}; allowed: {list(STUDIES)}")
+        raise SettingError("study", study, f"one of {list(STUDIES)}")
     if seed < 0 or index < 0:
         raise ValueError(f"seed and index must be >= 0, got {seed} and {index}")
     entropy = [int(seed), STUDIES.index(study), int(index)]
@@ -64,9 +65,9 @@ class Architecture:
     def __post_init__(self) -> None:
         for key in ("dim", "width", "n_hidden"):
             if getattr(self, key) < 1:
-                raise ValueError(f"architecture {key} must be >= 1, got {getattr(self, key)}")
+                raise SettingError(key, getattr(self, key), "an integer >= 1")
         if self.embedding_dim < 2 or self.embedding_dim % 2:
-            raise ValueError(f"embedding_dim must be even and >= 2, got {self.embedding_dim}")
+            raise SettingError("embedding_dim", self.embedding_dim, "an even integer >= 2")
 
     @property
     def layer_sizes(self) -> list[tuple[int, int]]:
@@ -89,12 +90,10 @@ class ModelSpec:
 
     def __post_init__(self) -> None:
         if self.parameterization not in PARAMETERIZATIONS:
-            raise ValueError(
-                f"unknown parameterization {self.parameterization!r}; "
-                f"allowed: {list(PARAMETERIZATIONS)}"
-            )
+            raise SettingError("parameterization", self.parameterization,
+                               f"one of {list(PARAMETERIZATIONS)}")  # fmt: skip
         if not self.c >= 0:
-            raise ValueError(f"Tikhonov c must be >= 0, got {self.c}")
+            raise SettingError("c", self.c, "a number >= 0 (the Tikhonov constant)")
 
 
 class MLPGroup(nn.Module):

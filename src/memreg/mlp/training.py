@@ -35,6 +35,7 @@ import torch
 
 from .. import checkpoint
 from ..closed_form.process import Process
+from ..errors import SettingError
 from ..numerics import flush_subnormals
 from .model import MLPGroup, ModelSpec, dsm_loss_and_grads
 
@@ -54,26 +55,26 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.iterations < 1:
-            raise ValueError(f"iterations must be >= 1, got {self.iterations}")
+            raise SettingError("iterations", self.iterations, "an integer >= 1")
         if not self.lr > 0:
-            raise ValueError(f"learning rate must be > 0, got {self.lr}")
+            raise SettingError("lr", self.lr, "a number > 0 (Adam's learning rate)")
         if not 0 <= self.ema_decay < 1:
-            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
-        if self.ema_update_after_step < 0 or self.ema_update_every < 1:
-            raise ValueError(
-                f"need ema_update_after_step >= 0 and ema_update_every >= 1, got "
-                f"{self.ema_update_after_step} and {self.ema_update_every}"
-            )
+            raise SettingError("ema_decay", self.ema_decay, "a number in [0, 1)")
+        if self.ema_update_after_step < 0:
+            raise SettingError("ema_update_after_step", self.ema_update_after_step,
+                               "an integer >= 0")  # fmt: skip
+        if self.ema_update_every < 1:
+            raise SettingError("ema_update_every", self.ema_update_every, "an integer >= 1")
         if not self.ema_power > 0:
-            raise ValueError(f"ema_power must be > 0, got {self.ema_power}")
-        if self.save_every < 1 or self.log_every < 1 or self.save_every % self.log_every:
-            raise ValueError(
-                f"save_every ({self.save_every}) must be a positive multiple of "
-                f"log_every ({self.log_every})"
-            )
+            raise SettingError("ema_power", self.ema_power, "a number > 0")
+        if self.log_every < 1:
+            raise SettingError("log_every", self.log_every, "an integer >= 1")
+        if self.save_every < 1 or self.save_every % self.log_every:
+            raise SettingError("save_every", self.save_every,
+                               f"a positive multiple of log_every = {self.log_every}")  # fmt: skip
         bad = [k for k in self.snapshots if not 1 <= k <= self.iterations]
         if bad:
-            raise ValueError(f"snapshots {bad} lie outside 1..iterations = {self.iterations}")
+            raise SettingError("snapshots", bad, f"iterations in 1..iterations = {self.iterations}")
 
 
 @dataclass

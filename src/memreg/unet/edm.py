@@ -31,8 +31,12 @@ from torch import nn
 
 from ..closed_form.process import make_process
 from ..closed_form.score import EmpiricalScore
+from ..errors import SettingError
 
 SIGMA_DATA = 0.5
+# The sampling schedule of EDM (Karras et al. 2022, Table 1), which the authors' script
+# uses; config.yaml's unet.evaluation states them too (tests/test_defaults.py holds them equal).
+SIGMA_MIN, SIGMA_MAX, RHO = 0.002, 80.0, 7.0
 
 Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -110,14 +114,20 @@ def edm_loss(
     return (denoiser.pre.loss_weight(s) * (d - y) ** 2).mean()
 
 
+def check_schedule(n_steps: int, sigma_min: float, sigma_max: float) -> None:
+    """Refuse (:class:`memreg.errors.SettingError`) a Heun schedule with fewer than two steps
+    or without 0 < sigma_min < sigma_max."""
+    if n_steps < 2:
+        raise SettingError("n_steps", n_steps, "an integer >= 2 (Heun steps)")
+    if not 0 < sigma_min < sigma_max:
+        raise SettingError("sigma_min", sigma_min, f"a number > 0 below sigma_max = {sigma_max}")
+
+
 def sigma_steps(
-    n_steps: int, sigma_min: float = 0.002, sigma_max: float = 80.0, rho: float = 7.0
+    n_steps: int, sigma_min: float = SIGMA_MIN, sigma_max: float = SIGMA_MAX, rho: float = RHO
 ) -> torch.Tensor:
     """The K = n_steps noise levels of EDM's schedule (float64), followed by sigma_K = 0."""
-    if n_steps < 2:
-        raise ValueError(f"the Heun sampler needs n_steps >= 2, got {n_steps}")
-    if not 0 < sigma_min < sigma_max:
-        raise ValueError(f"need 0 < sigma_min < sigma_max, got {sigma_min}, {sigma_max}")
+    check_schedule(n_steps, sigma_min, sigma_max)
     i = torch.arange(n_steps, dtype=torch.float64)
     lo, hi = sigma_min ** (1 / rho), sigma_max ** (1 / rho)
     sigmas = (hi + i / (n_steps - 1) * (lo - hi)) ** rho

@@ -35,15 +35,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import SettingError
 
-class SettingError(ValueError):
-    """A refused setting of the U-Net or its training: the argument's ``name``, its ``value``
-    and what is ``allowed``, so that a caller can name its own key for it (the workflow
-    names the config key, workflow/rules/common.smk)."""
-
-    def __init__(self, name: str, value: Any, allowed: str) -> None:
-        self.name, self.value, self.allowed = name, value, allowed
-        super().__init__(f"{name} = {value!r} is not allowed: {allowed}")
+__all__ = ["SettingError", "UNet", "UNetConfig", "positional_embedding"]
 
 
 @dataclass(frozen=True)

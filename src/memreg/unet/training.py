@@ -49,12 +49,17 @@ import torch
 
 from .. import checkpoint as ckpt  # `checkpoint` is train_unet's argument
 from ..checkpoint import CheckpointError, differences
+from ..errors import SettingError
 from ..io import atomic_path
-from ..metrics import bootstrap_fraction
+from ..metrics import N_BOOT, bootstrap_fraction
 from ..numerics import flush_subnormals
 from .edm import (
+    RHO,
+    SIGMA_MAX,
+    SIGMA_MIN,
     UNIT_RANGE,
     EDMDenoiser,
+    check_schedule,
     draw_noise_levels,
     edm_loss,
     fixed_noise,
@@ -64,7 +69,7 @@ from .edm import (
     to_model_range,
     to_unit_range,
 )
-from .network import SettingError, UNet, UNetConfig
+from .network import UNet, UNetConfig
 
 log = logging.getLogger(__name__)
 
@@ -72,29 +77,25 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class EvalConfig:
     """How the EMA model is sampled during training. Bad settings raise
-    :class:`memreg.unet.network.SettingError`."""
+    :class:`memreg.errors.SettingError`."""
 
     n_eval: int = 100  # samples for the memorized fraction
     n_grid: int = 16  # of those, the first n_grid are kept for the grid figure
     n_steps: int = 40  # Heun steps
-    sigma_min: float = 0.002
-    sigma_max: float = 80.0
-    rho: float = 7.0
+    sigma_min: float = SIGMA_MIN
+    sigma_max: float = SIGMA_MAX
+    rho: float = RHO
     noise_seed: int = 0
-    n_boot: int = 2000
+    n_boot: int = N_BOOT
     batch_size: int = 100
 
     def __post_init__(self) -> None:
         for key in ("n_eval", "n_boot", "batch_size"):
             if getattr(self, key) < 1:
                 raise SettingError(key, getattr(self, key), "an integer >= 1")
-        if self.n_steps < 2:
-            raise SettingError("n_steps", self.n_steps, "an integer >= 2 (Heun steps)")
+        check_schedule(self.n_steps, self.sigma_min, self.sigma_max)
         if not 1 <= self.n_grid <= self.n_eval:
             raise SettingError("n_grid", self.n_grid, f"from 1 to n_eval = {self.n_eval}")
-        if not 0 < self.sigma_min < self.sigma_max:
-            raise SettingError("sigma_min", self.sigma_min,
-                               f"a number > 0 below sigma_max = {self.sigma_max}")  # fmt: skip
 
 
 PRECISIONS = ("float32", "bfloat16")
@@ -104,7 +105,7 @@ PRECISIONS = ("float32", "bfloat16")
 class UNetTrainConfig:
     """Training settings; the defaults are the authors' script (RectangleImages/NN/main.py of
     baptistar/DiffusionModelDynamics; docs/settings.md, family K, names the source of each).
-    Lengths count images seen. Bad settings raise :class:`memreg.unet.network.SettingError`."""
+    Lengths count images seen. Bad settings raise :class:`memreg.errors.SettingError`."""
 
     images: int = 100_000  # 50,000 epochs of N = 2
     batch_size: int = 1
