@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
@@ -271,14 +269,24 @@ def test_training_keeps_the_ema_of_ema_pytorch():
         torch.testing.assert_close(a.detach(), b, rtol=0, atol=FLOAT32_DECAY_ATOL)
 
 
-def _resume_script(state: Path, iterations: int) -> str:
+def _resume_script(state: Path, iterations: int, kill_at: int) -> str:
+    """A training that SIGKILLs itself right after optimizer step ``kill_at`` (a global
+    optimizer hook), as a crash or a cluster's time limit would."""
     return textwrap.dedent(f"""
+        import os, signal
         import torch
+        from torch.optim.optimizer import register_optimizer_step_post_hook
         from memreg.data import authors_points
         from memreg.mlp.model import Architecture, MLPGroup, ModelSpec
         from memreg.closed_form.process import make_process
-        from memreg.mlp.training import TrainConfig, ema_decay, ema_schedule, train, update_ema
+        from memreg.mlp.training import TrainConfig, train
         torch.set_num_threads(1)
+        steps = [0]
+        def die(optimizer, args, kwargs):
+            steps[0] += 1
+            if steps[0] == {kill_at}:
+                os.kill(os.getpid(), signal.SIGKILL)
+        register_optimizer_step_post_hook(die)
         group = MLPGroup(Architecture(width=32), [ModelSpec(seed=7), ModelSpec(seed=8, c=1e-3)])
         cfg = TrainConfig(iterations={iterations}, log_every=10, save_every=50, snapshots=(100,))
         train(group, make_process("vp"), authors_points(), cfg, state_path={str(state)!r})
@@ -290,19 +298,12 @@ def load_state(path: Path) -> dict:
 
 
 def test_killed_training_resumes_to_identical_weights(tmp_path):
-    iterations = 5000
+    iterations = 500
     state = tmp_path / "state.pt"
-    proc = subprocess.Popen([sys.executable, "-c", _resume_script(state, iterations)])
-    deadline = time.time() + 120
-    while time.time() < deadline:  # kill it (SIGKILL) once a checkpoint past step 100 exists
-        if state.exists() and load_state(state)["step"] >= 150:
-            break
-        assert proc.poll() is None, "the training finished before it could be killed"
-        time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    killed_at = load_state(state)["step"]
-    assert 150 <= killed_at < iterations
+    script = _resume_script(state, iterations, kill_at=175)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()[-2000:]
+    assert load_state(state)["step"] == 150  # the last checkpoint before the kill
     group = MLPGroup(Architecture(width=32), [ModelSpec(seed=7), ModelSpec(seed=8, c=1e-3)])
     cfg = TrainConfig(iterations=iterations, log_every=10, save_every=50, snapshots=(100,))
     threads = torch.get_num_threads()
