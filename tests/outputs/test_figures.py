@@ -236,6 +236,16 @@ def test_nn_early_stopping_draws_the_authors_values_on_the_matching_curves(monke
     )
     (fig,) = _drawn(monkeypatch, lambda: plots.nn_early_stopping(table, "unused", authors))
     np.testing.assert_allclose(_authors_crosses(fig.axes[0]), [[400.0, 0.3], [200.0, 0.05]])
+    # the key sits beside the axes, off the curves: one entry per delta, per
+    # parameterization, and the authors
+    ax = fig.axes[0]
+    legend = ax.get_legend()
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    assert legend.get_window_extent(renderer).x0 >= ax.get_window_extent(renderer).x1
+    texts = [t.get_text() for t in legend.get_texts()]
+    assert texts[-3:] == ["nonsingular", "singular", plots.AUTHORS_LABEL]
+    assert len(texts) == table["delta"].nunique() + 3
     monkeypatch.undo()
     plots.nn_early_stopping(table, tmp_path / "nn_early_stopping.pdf", authors)
     assert (tmp_path / "nn_early_stopping.png").is_file()

@@ -62,6 +62,12 @@ def test_latex_table_escapes_text_and_formats_numbers():
     assert r"\begin{table}" not in tex
 
 
+def test_a_command_line_keeps_its_hyphens():
+    """LaTeX sets -- as an en dash and --- as an em dash; a command line keeps its hyphens."""
+    assert paper.verbatim("--config preset=paper") == r"\texttt{-{}-config preset=paper}"
+    assert paper.verbatim("a---b 1e-2 x_y") == r"\texttt{a-{}-{}-b 1e-2 x\_y}"
+
+
 def test_latex_table_headers_callables_caption_and_errors():
     df = pd.DataFrame({"c": [1e-3, 0.0], "holds": [True, False]})
     tex = paper.latex_table(
@@ -150,7 +156,7 @@ def test_values_pick_by_min_and_max_of_the_sweeps(tables):
     # the run's scale reaches the manuscript, from the table (not from the config)
     assert v["UnetScale"] == paper.escape(table_scale_label(tables["unet"]))
     assert v["UnetScale"].startswith("32x32, 800 images per training")
-    assert v["UnetResolution"] == "32" and "preset=paper" in v["UnetPaperScaleHint"]
+    assert v["UnetResolution"] == "32" and "preset=paper" in v["UnetPaperScaleCommand"]
     assert (v["ClaimsTotal"], v["ClaimsHolding"]) == ("3", "2")
     assert v["GuRatio"] == "1/3"
 
@@ -267,12 +273,14 @@ def test_main_tex_cites_only_generated_values_and_tables(tables):
     assert "\\input{../generated/values}" in src
 
 
-def test_main_tex_says_the_paper_scale_hint_once(tables):
-    """The hint macro begins with "the paper's scale:"; the prose must not repeat it."""
-    hint = paper.values_dict(tables, TOL, DELTA, *UNET)["UnetPaperScaleHint"]
-    assert hint.startswith("the paper's scale:")
-    for line in re.finditer(r"[^.]*\\UnetPaperScaleHint\{\}", tex_source()):
-        assert "scale" not in line[0].replace("\\UnetPaperScaleHint{}", ""), line[0]
+def test_main_tex_gives_the_paper_scale_command_once_with_its_hyphens(tables):
+    """The manuscript's K paragraph names the paper-scale command once, in typewriter type,
+    with hyphens that LaTeX does not turn into dashes."""
+    command = paper.values_dict(tables, TOL, DELTA, *UNET)["UnetPaperScaleCommand"]
+    assert command == r"\texttt{snakemake -{}-cores N -{}-config preset=paper}"
+    src = tex_source()
+    assert src.count("\\UnetPaperScaleCommand{}") == 1
+    assert "--config" not in src and "the paper's scale: the paper's scale" not in src
 
 
 def test_main_tex_includes_every_registered_figure(tmp_path):

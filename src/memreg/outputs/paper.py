@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..closed_form.regularization import SWEEP_PARAMS
 from ..metrics import GU_RATIO, ratio_text
-from ..unet.scale import PAPER_SCALE_HINT, table_scale_label
+from ..unet.scale import PAPER_SCALE_COMMAND, table_scale_label
 from . import summary
 from .comparison import parse_parameter
 
@@ -57,6 +57,12 @@ Format = str | Callable[[object], str] | None
 def escape(text: object) -> str:
     """``text`` as LaTeX text: the ten special characters made literal."""
     return _SPECIAL_RE.sub(lambda m: _SPECIAL[m.group()], str(text))
+
+
+def verbatim(text: object) -> str:
+    """``text`` (a command line) in typewriter type, every hyphen kept a hyphen (LaTeX sets
+    ``--`` as an en dash)."""
+    return r"\texttt{" + re.sub(r"-(?=-)", "-{}", escape(text)) + "}"
 
 
 def sci(x: float, digits: int = 2) -> str:
@@ -298,7 +304,7 @@ def unet_values(unet: pd.DataFrame, window: float, level: float) -> dict[str, st
         "UnetLevel": f"{level:g}",
         "UnetScale": escape(table_scale_label(unet)),
         "UnetResolution": str(int(unet["resolution"].iloc[0])),
-        "UnetPaperScaleHint": escape(PAPER_SCALE_HINT),
+        "UnetPaperScaleCommand": verbatim(PAPER_SCALE_COMMAND),
     }
 
 

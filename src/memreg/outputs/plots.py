@@ -25,6 +25,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.lines import Line2D
 
 from ..metrics import GU_RATIO, ratio_text, voronoi_polygons
 from . import summary
@@ -432,26 +433,34 @@ def nn_early_stopping(
     as black crosses."""
     fig, (ax,) = figure(1, COLUMN_WIDTH, 2.5)
     styles = {"nonsingular": "-", "singular": "--"}
-    for delta, color in _delta_colors(table["delta"].unique()).items():
+    colors = _delta_colors(table["delta"].unique())
+    for delta, color in colors.items():
         for param, rows in table[table["delta"] == delta].groupby("parameterization"):
             rows = rows.sort_values("iteration")
-            ax.plot(
-                rows["iteration"],
-                rows["fraction_matched"],
-                styles.get(param, ":"),
-                color=color,
-                marker="o",
-                ms=2,
-                label=rf"$\delta = {delta:g}$, {param}",
-            )
+            ax.plot(rows["iteration"], rows["fraction_matched"], styles.get(param, ":"),
+                    color=color, marker="o", ms=2)  # fmt: skip
     theirs = authors_on_curves(authors, table, ["parameterization", "delta", "iteration"])
     _draw_authors(ax, theirs["iteration"], theirs["authors"])
     ax.set_xlabel("training iterations")
     ax.set_ylabel("fraction matching the data")
     ax.set_ylim(-0.03, 1.03)
-    ax.legend(loc="best", fontsize=5.5, ncol=2)
+    # one key for colour (delta) and one for line style (parameterization), beside the axes
+    # so that no entry covers a curve
+    handles = [Line2D([], [], color=c, label=rf"$\delta = {d:g}$") for d, c in colors.items()]
+    handles += [Line2D([], [], color="black", ls=styles.get(p, ":"), label=p)
+                for p in sorted(table["parameterization"].unique())]  # fmt: skip
+    if len(theirs):
+        handles.append(Line2D([], [], ls="", label=AUTHORS_LABEL, **_marker(AUTHORS_STYLE)))
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=6,
+              frameon=False)  # fmt: skip
     ax.set_title("early stopping and parameterization")
     save(fig, path)
+
+
+def _marker(style: Mapping[str, Any]) -> dict[str, Any]:
+    """A scatter style as Line2D keywords, for a legend entry."""
+    return {"color": style["color"], "marker": style["marker"], "mew": style["linewidths"],
+            "ms": style["s"] ** 0.5}  # fmt: skip
 
 
 def nn_width(table: pd.DataFrame, path: str | Path) -> None:

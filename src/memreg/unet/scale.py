@@ -90,7 +90,8 @@ def check_cpu_budget(
     return hours
 
 
-PAPER_SCALE_HINT = "the paper's scale: --config preset=paper (GPU or cluster)"
+PAPER_SCALE_COMMAND = "snakemake --cores N --config preset=paper"
+PAPER_SCALE_HINT = f"the paper's scale: {PAPER_SCALE_COMMAND} (GPU or cluster)"
 
 
 def scale_label(
