@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from memreg.closed_form.process import PROCESSES
+from memreg.closed_form.sampling import DEFAULT_STEPS, T_MIN
 from memreg.metrics import N_BOOT
 from memreg.mlp.model import Architecture
 from memreg.mlp.training import TrainConfig
@@ -70,3 +71,9 @@ def test_one_bootstrap_count():
               CONFIG["unet"]["evaluation"]["n_boot"], CONFIG["claims"]["n_boot"]]  # fmt: skip
     assert stated == [N_BOOT] * 4
     assert EvalConfig().n_boot == N_BOOT
+
+
+def test_the_samplers_defaults_are_the_figures_settings():
+    for section in ("dynamics", "regularization"):
+        assert CONFIG[section]["t_min"] == T_MIN, section
+        assert CONFIG[section]["n_steps"] == DEFAULT_STEPS, section

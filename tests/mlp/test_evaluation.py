@@ -125,6 +125,7 @@ def test_evaluate_snapshots_table(trained):
         final_steps=2,
         deltas=[1e-2, 5e-1],
         n_boot=100,
+        error_t_range=(0.1, 1.0),
         error_points=50,
     )
     assert len(table) == 2 * 2 * 2  # snapshots x models x deltas

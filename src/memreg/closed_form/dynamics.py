@@ -29,7 +29,7 @@ def trajectory_study(
     seed: int,
     t_min: float,
     n_steps: int,
-    weights_trajectory: int = 0,
+    weights_trajectory: int,
 ) -> dict[str, np.ndarray]:
     """Families B/C: probability-flow trajectories x(t) from N(0, sigma(T)^2 I) to t_min.
 

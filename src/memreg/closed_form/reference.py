@@ -16,6 +16,7 @@ import numpy as np
 from scipy.integrate import solve_ivp
 
 from .process import Process
+from .sampling import T_MIN
 
 
 def empirical_denoiser(x: np.ndarray, train: np.ndarray, alpha: float, sigma2: float):
@@ -31,7 +32,7 @@ def reference_in_s(
     train: np.ndarray,
     process: Process,
     c: float,
-    t_min: float = 1e-6,
+    t_min: float = T_MIN,
     tol: float = 1e-12,
     t_start: float | None = None,
 ) -> np.ndarray:

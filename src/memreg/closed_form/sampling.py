@@ -50,6 +50,9 @@ __all__ = [
 DEFAULT_STEPS = 400  # fixed grids: steps when only spacing (or method "heun") is asked for
 DEFAULT_RTOL = 3e-6  # adaptive default: tolerances on y = x / alpha per coordinate
 DEFAULT_ATOL = 3e-6
+# Where the samplers stop by default: the authors' end time (their notebooks' model.eps).
+# config.yaml restates it and DEFAULT_STEPS (dynamics, regularization; tests/test_defaults.py).
+T_MIN = 1e-6
 
 
 @dataclass
@@ -159,7 +162,7 @@ def sample_ode(
     *,
     x_init: Any = None,
     process: str | Process | None = None,
-    t_min: float = 1e-6,
+    t_min: float = T_MIN,
     t_max: float | None = None,
     n_steps: int | None = None,
     method: str = "exponential",
@@ -223,7 +226,7 @@ def sample_sde(
     *,
     x_init: Any = None,
     process: str | Process | None = None,
-    t_min: float = 1e-6,
+    t_min: float = T_MIN,
     t_max: float | None = None,
     n_steps: int = 1000,
     spacing: str = "s",

@@ -119,8 +119,8 @@ def evaluate_snapshots(
     final_steps: int,
     deltas: list[float],
     n_boot: int,
-    error_t_range: tuple[float, float] = (0.1, 1.0),
-    error_points: int = 500,
+    error_t_range: tuple[float, float],
+    error_points: int,
 ) -> tuple[pd.DataFrame, dict[int, np.ndarray]]:
     """One row per model, snapshot iteration and delta: the specs, n_params, iteration,
     score_error and ``metrics.memorization_summary``; plus the samples per iteration
