@@ -199,3 +199,35 @@ def test_process_names_come_from_the_library_registry():
     schema = mc.completed(SCHEMA, BASE["presets"])
     assert schema["$defs"]["process_name"]["enum"] == list(PROCESSES)
     assert schema["properties"]["processes"]["required"] == list(PROCESSES)
+
+
+@pytest.mark.parametrize("preset", list(BASE["presets"]))
+def test_every_preset_holds_the_relations_between_keys(preset):
+    mc.check_relations(build(cli=[f"preset={preset}"]))
+
+
+@pytest.mark.parametrize(
+    "cli, expected",
+    [
+        # a relation the schema cannot state, refused by the library class that needs it
+        (["neural__save_every=150"],
+         "config key 'neural.save_every' = 150 is not allowed: a positive multiple of "
+         "log_every = 100"),
+        (["neural__width__iterations=10000", "neural__width__snapshot_every=20000"],
+         "config key 'neural.width.snapshot_every' = 20000 is not allowed: at most "
+         "neural.width.iterations = 10000"),
+        (["unet__model_channels=[2]"],
+         "config key 'unet.model_channels' = 2 is not allowed: an integer >= 4"),
+        (["unet__evaluation__sigma_min=100.0"],
+         "config key 'unet.evaluation.sigma_min' = 100.0 is not allowed: a number > 0 below "
+         "sigma_max = 80.0"),
+        (["dynamics__weights_trajectory=30"],
+         "config key 'dynamics.weights_trajectory' = 30 is not allowed: an index below "
+         "dynamics.n_trajectories = 30"),
+    ],
+)  # fmt: skip
+def test_relations_are_refused_naming_the_config_key(cli, expected):
+    with pytest.raises(mc.ConfigError) as info:
+        mc.check_relations(build(cli=cli))
+    assert str(info.value).startswith(expected)
+    assert isinstance(info.value, mc.SettingError)  # one refusal type for every stack

@@ -16,6 +16,11 @@ value changes nothing that a rule hashes. The merged result is validated against
 schema with the preset names taken from ``presets`` and the process names from
 ``memreg.closed_form.process.PROCESSES``; a refusal is one short paragraph
 (:class:`ConfigError`): the key, the value, what is allowed.
+
+What the schema cannot state, relations between keys, :func:`check_relations` checks: a
+value that a library class checks is checked by building that class from the section
+(:func:`library_settings`), so that each check has one home, and the class's refusal
+(:class:`memreg.errors.SettingError`) is raised again naming the config key.
 """
 
 from __future__ import annotations
