@@ -539,9 +539,8 @@ def unet_samples_vs_steps(
     """Family K: fixed-noise samples (S, G, H, W) at ``rows`` of the S evaluations, labelled
     by their ``epochs`` (evenly spaced, the last included), one column per noise seed, the
     training images in the last column."""
-    steps = epochs
     plt.rcParams.update(STYLE)
-    picks = np.unique(np.linspace(0, len(steps) - 1, min(rows, len(steps))).round().astype(int))
+    picks = np.unique(np.linspace(0, len(epochs) - 1, min(rows, len(epochs))).round().astype(int))
     n_cols = samples.shape[1] + 1
     size = PAGE_WIDTH / n_cols
     fig, axes = plt.subplots(
@@ -551,7 +550,7 @@ def unet_samples_vs_steps(
         for c in range(samples.shape[1]):
             axes[r, c].imshow(samples[idx, c], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
             _image_axes(axes[r, c])
-        axes[r, 0].set_ylabel(f"{int(steps[idx]):,}", rotation=0, ha="right", va="center")
+        axes[r, 0].set_ylabel(f"{int(epochs[idx]):,}", rotation=0, ha="right", va="center")
         ax = axes[r, -1]
         ax.axis("off")
         if r < len(train):
