@@ -13,6 +13,7 @@ from memreg.unet.scale import (
     SlowOnCPU,
     check_cpu_budget,
     cpu_hours,
+    runtime_minutes,
     scale_label,
     table_scale_label,
 )
@@ -98,3 +99,10 @@ def test_scale_labels():
         "16x16, 300 images per training (150 epochs of N = 2), model_channels 4-8, "
         "seeds 1 (N = 2) / 1 (N = 8)"
     )
+
+
+def test_cluster_minutes_are_the_estimate_doubled():
+    un = {"resolution": 64, "train": {"images": 100_000, "eval_every": 200},
+          "evaluation": {"n_eval": 100, "n_steps": 40}}  # fmt: skip
+    # C = 4: 10.97 h (HAND above) -> 10 + 2 x 658.3 minutes
+    assert runtime_minutes(un, 4) == int(10 + 2 * 60 * HAND[4])

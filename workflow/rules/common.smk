@@ -12,7 +12,7 @@ import memreg.config
 import memreg.mlp.study
 from memreg.closed_form.process import PROCESSES
 from memreg.closed_form.regularization import sweep_key
-from memreg.unet.training import UNetTrainConfig
+import memreg.unet.scale
 
 
 def merged_config():
@@ -101,15 +101,8 @@ def unet_seeds(dataset):
 
 
 def unet_runtime(model_channels):
-    """Minutes for a cluster profile: the CPU estimate of memreg.unet.scale.cpu_hours (the
-    measured 2-thread timings of benchmarks/README.md), doubled for slack; a GPU
-    job takes a small part of it."""
-    from memreg.unet.scale import cpu_hours
-
-    UN = config["unet"]
-    train = UNetTrainConfig.from_config(UN["train"], UN["evaluation"])
-    hours = cpu_hours(int(model_channels), UN["resolution"], train)
-    return int(10 + 2 * 60 * hours)
+    """Minutes for a cluster profile (memreg.unet.scale.runtime_minutes)."""
+    return memreg.unet.scale.runtime_minutes(config["unet"], model_channels)
 
 
 # Every figure (figure(), called by the rules of figures.smk only) and every table (table())

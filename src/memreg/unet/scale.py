@@ -22,7 +22,8 @@ step at batch 1 from above.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -55,6 +56,16 @@ def cpu_hours(model_channels: int, resolution: int, train: UNetTrainConfig) -> f
     seconds = max(1.0, pixels) * train.steps * _loglog(CPU_SECONDS_PER_STEP, model_channels)
     seconds += pixels * rounds * forwards * _loglog(CPU_SECONDS_PER_100_FORWARDS, model_channels)
     return seconds / 3600
+
+
+def runtime_minutes(un: Mapping[str, Any], model_channels: int) -> int:
+    """A time limit for a cluster job of one training of config section ``unet``: the CPU
+    estimate :func:`cpu_hours`, doubled for slack, plus 10 minutes (a GPU job takes a small
+    part of it)."""
+    from .training import UNetTrainConfig  # here: torch only for the guard (as above)
+
+    train = UNetTrainConfig.from_config(un["train"], un["evaluation"])
+    return int(10 + 2 * 60 * cpu_hours(int(model_channels), un["resolution"], train))
 
 
 class SlowOnCPU(RuntimeError):
