@@ -22,6 +22,18 @@ def test_readme_links_the_settings_page():
     assert "(docs/settings.md)" in (REPO / "README.md").read_text()
 
 
+def test_every_relative_link_of_the_docs_names_a_file_of_the_repository():
+    pages = [REPO / "README.md", REPO / "benchmarks" / "README.md", *(REPO / "docs").glob("*.md")]
+    links = 0
+    for page in pages:
+        for target in re.findall(r"\]\(([^)#\s]+)\)", page.read_text()):
+            if "://" in target:
+                continue
+            assert (page.parent / target).exists(), f"{page.name}: ({target}) does not exist"
+            links += 1
+    assert links >= 3, links
+
+
 def test_every_config_key_named_on_the_settings_page_exists():
     # `section.key...` in backquotes whose first part is a section of config.yaml
     keys = [k for k in re.findall(r"`([a-z_0-9]+(?:\.[a-z_0-9]+)+)`", SETTINGS.read_text())
