@@ -12,9 +12,9 @@ from typing import Any
 
 from .model import network_seed
 
-#: Measured milliseconds per training iteration of one width-256 network (with the fixed cost
-#: of an iteration, MS_PER_ITERATION_BASE), for the cluster's time limits
-#: (benchmarks/README.md, family H: about 2.5 ms per iteration for five networks).
+#: A generous cost per training iteration for the cluster's time limits: 0.5 ms, plus 2 ms
+#: per width-256 network (scaled by width^2). H, five such networks, measured 2.5-3.5 ms per
+#: iteration on one thread (benchmarks/README.md), so a limit stays above a slow node's run.
 MS_PER_NETWORK_ITERATION = 2.0
 MS_PER_ITERATION_BASE = 0.5
 #: The keys of config.yaml's ``neural`` section that every study shares, in the order of the
