@@ -13,8 +13,9 @@ from typing import Any
 from .model import network_seed
 
 #: A generous cost per training iteration for the cluster's time limits: 0.5 ms, plus 2 ms
-#: per width-256 network (scaled by width^2). H, five such networks, measured 2.5-3.5 ms per
-#: iteration on one thread (benchmarks/README.md), so a limit stays above a slow node's run.
+#: per width-256 network (scaled by width^2). H, five such networks, took 3.5 ms per
+#: iteration on 2026-12-06 and 5.7-9.0 ms on 2026-11-30 (benchmarks/README.md), one
+#: thread: a limit stays above the run of a slow node.
 MS_PER_NETWORK_ITERATION = 2.0
 MS_PER_ITERATION_BASE = 0.5
 #: The keys of config.yaml's ``neural`` section that every study shares, in the order of the
