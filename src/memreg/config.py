@@ -266,8 +266,6 @@ def library_settings(
     raised again naming the config key: ``keys[argument]``, else ``section.argument``."""
     try:
         return settings(**values)
-    except ConfigError:
-        raise
     except SettingError as err:
         key = (keys or {}).get(err.name, f"{section}.{err.name}")
         refuse(key, err.value, err.allowed)
@@ -309,9 +307,9 @@ def check_relations(cfg: Mapping) -> None:
     for name in study.studies(nn):
         s = study.settings(cfg, name)
         run = "width" if name.startswith("width_") else name
+        width = "neural.width.widths" if run == "width" else f"neural.{run}.width"
         keys = {"dim": "data.authors_points.dim", "iterations": f"neural.{run}.iterations",
-                "width": "neural.width.widths" if run == "width" else f"neural.{run}.width",
-                "snapshots": f"neural.{run}.snapshot_every"}  # fmt: skip
+                "width": width}  # fmt: skip
         library_settings("neural", Architecture, keys, **s["architecture"])
         library_settings("neural", TrainConfig, keys, **s["train"])
     if nn["score_error"]["t_min"] >= nn["score_error"]["t_max"]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from memreg.unet.network import SettingError, UNet, UNetConfig, positional_embedding
+from memreg.errors import SettingError
+from memreg.unet.network import UNet, UNetConfig, positional_embedding
 
 # The legend of the paper's figure (model_channels -> parameters), 64x64, 1 channel.
 PAPER_COUNTS = {

@@ -13,7 +13,8 @@ import torch
 
 import memreg.unet.training as training
 from memreg.data import square_images
-from memreg.unet.network import SettingError, UNetConfig
+from memreg.errors import SettingError
+from memreg.unet.network import UNetConfig
 from memreg.unet.training import (
     CheckpointError,
     EvalConfig,

@@ -37,8 +37,6 @@ from torch import nn
 
 from ..errors import SettingError
 
-__all__ = ["SettingError", "UNet", "UNetConfig", "positional_embedding"]
-
 
 @dataclass(frozen=True)
 class UNetConfig:
